@@ -1,0 +1,121 @@
+// Package testutil is imported only by tests: real databases (SQLite, or
+// Postgres when TEST_DATABASE_URL is set), the real server, and a headless
+// browser.
+package testutil
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/codex32/codex32/migrations"
+	"github.com/codex32/codex32/models"
+)
+
+// Dialect is the database the suite runs on: Postgres when
+// TEST_DATABASE_URL is set, else SQLite.
+func Dialect() models.Dialect {
+	if os.Getenv("TEST_DATABASE_URL") != "" {
+		return models.Postgres
+	}
+	return models.SQLite
+}
+
+// DBSpec says how to open one test's database.
+type DBSpec struct {
+	Driver string
+	URL    string
+}
+
+// NewDBSpec creates an empty, isolated database for t — a fresh SQLite file,
+// or a fresh Postgres schema — and removes it when t ends. Nothing is migrated.
+func NewDBSpec(t testing.TB) DBSpec {
+	t.Helper()
+	if Dialect() == models.SQLite {
+		return DBSpec{Driver: "sqlite", URL: filepath.Join(t.TempDir(), "test.db")}
+	}
+	base := os.Getenv("TEST_DATABASE_URL")
+	schema := "t_" + randomHex(8)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("testutil: connect to TEST_DATABASE_URL: %v", err)
+	}
+	defer func() { _ = conn.Close(context.Background()) }()
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("testutil: create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("testutil: drop schema %s: %v", schema, err)
+			return
+		}
+		defer func() { _ = conn.Close(context.Background()) }()
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("testutil: drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("testutil: parse TEST_DATABASE_URL: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	q.Set("pool_max_conns", "8")
+	u.RawQuery = q.Encode()
+	return DBSpec{Driver: "postgres", URL: u.String()}
+}
+
+// OpenDB opens spec and closes it when t ends.
+func OpenDB(t testing.TB, spec DBSpec) *models.DB {
+	t.Helper()
+	db, err := models.Open(context.Background(), spec.Driver, spec.URL)
+	if err != nil {
+		t.Fatalf("testutil: open %s: %v", spec.Driver, err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// NewDB returns a fresh, fully migrated database for t.
+func NewDB(t testing.TB) *models.DB {
+	t.Helper()
+	db := OpenDB(t, NewDBSpec(t))
+	m, err := migrations.New(db, nil)
+	if err != nil {
+		t.Fatalf("testutil: migrator: %v", err)
+	}
+	if _, err := m.Up(context.Background()); err != nil {
+		t.Fatalf("testutil: migrate up: %v", err)
+	}
+	return db
+}
+
+// CreateUser inserts a user with the given role and a unique email.
+func CreateUser(t testing.TB, db *models.DB, role models.Role) *models.User {
+	t.Helper()
+	name := fmt.Sprintf("%s-%s", role, randomHex(4))
+	u := &models.User{Email: name + "@example.test", Username: name, Name: "Test " + string(role), Role: role, IsActive: true}
+	if err := models.CreateUser(context.Background(), db.Bun, models.SystemActor("test"), u); err != nil {
+		t.Fatalf("testutil: create user: %v", err)
+	}
+	return u
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,11 @@
+DROP TABLE IF EXISTS audit_logs;
+DROP TABLE IF EXISTS bot_executions;
+ALTER TABLE IF EXISTS bots DROP CONSTRAINT IF EXISTS bots_active_version_fkey;
+DROP TABLE IF EXISTS bot_versions;
+DROP TABLE IF EXISTS bot_tags;
+DROP TABLE IF EXISTS bots;
+DROP TABLE IF EXISTS api_keys;
+DROP TABLE IF EXISTS sessions;
+DROP TABLE IF EXISTS identities;
+DROP TABLE IF EXISTS users;
+DROP FUNCTION IF EXISTS codex32_refuse_change();

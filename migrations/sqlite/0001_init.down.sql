@@ -1,0 +1,12 @@
+DROP TRIGGER IF EXISTS audit_logs_no_delete;
+DROP TRIGGER IF EXISTS audit_logs_no_update;
+DROP TRIGGER IF EXISTS bot_versions_immutable;
+DROP TABLE IF EXISTS audit_logs;
+DROP TABLE IF EXISTS bot_executions;
+DROP TABLE IF EXISTS bot_tags;
+DROP TABLE IF EXISTS bot_versions;
+DROP TABLE IF EXISTS bots;
+DROP TABLE IF EXISTS api_keys;
+DROP TABLE IF EXISTS sessions;
+DROP TABLE IF EXISTS identities;
+DROP TABLE IF EXISTS users;

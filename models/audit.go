@@ -1,0 +1,193 @@
+package models
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+)
+
+// Actor is who makes a change: a signed-in user, an API key, or the system
+// (both nil, e.g. the CLI). Label is a human-readable snapshot (email) kept
+// in the audit row so it still reads well after the user is deleted.
+type Actor struct {
+	UserID    *uuid.UUID
+	APIKeyID  *uuid.UUID
+	Label     string
+	IP        string
+	UserAgent string
+}
+
+// SystemActor is the actor for changes made by the binary itself.
+func SystemActor(label string) Actor { return Actor{Label: label} }
+
+// AuditLog is one tamper-evident audit row. Rows are chained: Hash covers the
+// row's content and PrevHash, the previous row's Hash. The table has no
+// foreign keys (deleting a user or bot must not touch audit rows) and the
+// database refuses UPDATE and DELETE on it.
+type AuditLog struct {
+	bun.BaseModel `bun:"table:audit_logs,alias:a"`
+
+	ID            uuid.UUID       `bun:"id,pk,type:uuid"`
+	Seq           int64           `bun:"seq,notnull"`
+	ActorUserID   *uuid.UUID      `bun:"actor_user_id,type:uuid"`
+	ActorAPIKeyID *uuid.UUID      `bun:"actor_api_key_id,type:uuid"`
+	ActorLabel    string          `bun:"actor_label,notnull"`
+	Action        string          `bun:"action,notnull"`
+	ResourceType  string          `bun:"resource_type,notnull"`
+	ResourceID    string          `bun:"resource_id,notnull"`
+	BotID         *uuid.UUID      `bun:"bot_id,type:uuid"`
+	OldValues     json.RawMessage `bun:"old_values,type:jsonb"`
+	NewValues     json.RawMessage `bun:"new_values,type:jsonb"`
+	IP            string          `bun:"ip,notnull"`
+	UserAgent     string          `bun:"user_agent,notnull"`
+	CreatedAt     time.Time       `bun:"created_at,notnull"`
+	PrevHash      string          `bun:"prev_hash,notnull"`
+	Hash          string          `bun:"hash,notnull"`
+}
+
+// AuditEntry is what a mutation says about itself.
+type AuditEntry struct {
+	Action       string
+	ResourceType string
+	ResourceID   string
+	BotID        *uuid.UUID
+	Old, New     any
+}
+
+// auditLockKey serialises audit writers on Postgres so the chain has no forks.
+const auditLockKey = 0x636f64657833322 // "codex32" + 2, any fixed bigint
+
+// WriteAudit appends an audit row inside tx; it must be the transaction of
+// the change it describes, so both commit or neither does.
+func WriteAudit(ctx context.Context, tx bun.Tx, actor Actor, e AuditEntry) error {
+	if tx.Dialect().Name().String() == "pg" {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", int64(auditLockKey)); err != nil {
+			return fmt.Errorf("audit: lock chain: %w", err)
+		}
+	}
+	var last AuditLog
+	prevHash, seq := "", int64(1)
+	err := tx.NewSelect().Model(&last).Column("seq", "hash").Order("seq DESC").Limit(1).Scan(ctx)
+	switch mapErr(err) {
+	case nil:
+		prevHash, seq = last.Hash, last.Seq+1
+	case ErrNotFound:
+	default:
+		return fmt.Errorf("audit: read chain head: %w", err)
+	}
+	row := &AuditLog{
+		ID: NewID(), Seq: seq, ActorUserID: actor.UserID, ActorAPIKeyID: actor.APIKeyID, ActorLabel: actor.Label,
+		Action: e.Action, ResourceType: e.ResourceType, ResourceID: e.ResourceID, BotID: e.BotID,
+		IP: actor.IP, UserAgent: truncate(actor.UserAgent, 500), CreatedAt: now(), PrevHash: prevHash,
+	}
+	if row.OldValues, err = auditJSON(e.Old); err != nil {
+		return err
+	}
+	if row.NewValues, err = auditJSON(e.New); err != nil {
+		return err
+	}
+	if row.Hash, err = row.computeHash(); err != nil {
+		return err
+	}
+	if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
+		return fmt.Errorf("audit: insert %s: %w", e.Action, err)
+	}
+	return nil
+}
+
+func auditJSON(v any) (json.RawMessage, error) {
+	if v == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("audit: encode values: %w", err)
+	}
+	return canonicalJSON(b)
+}
+
+// computeHash hashes the row's content in a fixed, dialect-independent form
+// (JSON re-canonicalised, since Postgres jsonb reorders keys).
+func (a *AuditLog) computeHash() (string, error) {
+	oldC, err := canonicalOrNull(a.OldValues)
+	if err != nil {
+		return "", err
+	}
+	newC, err := canonicalOrNull(a.NewValues)
+	if err != nil {
+		return "", err
+	}
+	fields := []string{
+		strconv.FormatInt(a.Seq, 10), a.ID.String(), uuidOrEmpty(a.ActorUserID), uuidOrEmpty(a.ActorAPIKeyID),
+		a.ActorLabel, a.Action, a.ResourceType, a.ResourceID, uuidOrEmpty(a.BotID), string(oldC), string(newC),
+		a.IP, a.UserAgent, strconv.FormatInt(a.CreatedAt.UnixMicro(), 10), a.PrevHash,
+	}
+	b, err := json.Marshal(fields)
+	if err != nil {
+		return "", fmt.Errorf("audit: hash: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+func canonicalOrNull(raw json.RawMessage) ([]byte, error) {
+	if len(raw) == 0 {
+		return []byte("null"), nil
+	}
+	return canonicalJSON(raw)
+}
+
+func uuidOrEmpty(id *uuid.UUID) string {
+	if id == nil {
+		return ""
+	}
+	return id.String()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// VerifyAuditChain re-computes every row's hash in order and reports the
+// first row that does not match (or whose link to its predecessor is broken).
+// It returns the number of rows checked.
+func VerifyAuditChain(ctx context.Context, db bun.IDB) (int, error) {
+	const batch = 1000
+	prev, checked, after := "", 0, int64(0)
+	for {
+		var rows []*AuditLog
+		if err := db.NewSelect().Model(&rows).Where("a.seq > ?", after).Order("a.seq ASC").Limit(batch).Scan(ctx); err != nil {
+			return checked, fmt.Errorf("audit: verify: %w", err)
+		}
+		for _, r := range rows {
+			if r.Seq != after+1 {
+				return checked, fmt.Errorf("audit: verify: row %d missing (next is %d)", after+1, r.Seq)
+			}
+			if r.PrevHash != prev {
+				return checked, fmt.Errorf("audit: verify: row %d does not link to row %d", r.Seq, r.Seq-1)
+			}
+			h, err := r.computeHash()
+			if err != nil {
+				return checked, err
+			}
+			if h != r.Hash {
+				return checked, fmt.Errorf("audit: verify: row %d was altered", r.Seq)
+			}
+			prev, after = r.Hash, r.Seq
+			checked++
+		}
+		if len(rows) < batch {
+			return checked, nil
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package models
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+)
+
+// BotVersion is one immutable config of a bot. The database refuses updates.
+type BotVersion struct {
+	bun.BaseModel `bun:"table:bot_versions,alias:v"`
+
+	ID          uuid.UUID       `bun:"id,pk,type:uuid"`
+	BotID       uuid.UUID       `bun:"bot_id,notnull,type:uuid"`
+	Number      int             `bun:"number,notnull"`
+	Config      json.RawMessage `bun:"config,type:jsonb,notnull"`
+	ContentHash string          `bun:"content_hash,notnull"`
+	Changelog   string          `bun:"changelog,notnull"`
+	AuthorID    *uuid.UUID      `bun:"author_id,type:uuid"` // kept (no foreign key) after the author is deleted
+	CreatedAt   time.Time       `bun:"created_at,notnull"`
+}
+
+// ConfigHash returns the SHA-256 of the canonical form of a JSON config, so
+// equal configs hash equally whatever their key order or spacing.
+func ConfigHash(config json.RawMessage) (string, error) {
+	canon, err := canonicalJSON(config)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(canon)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// canonicalJSON re-encodes JSON with sorted object keys and no insignificant
+// space, keeping numbers exactly as written.
+func canonicalJSON(raw []byte) ([]byte, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return []byte("null"), nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("invalid JSON: trailing data")
+	}
+	return json.Marshal(v)
+}
+
+func insertBotVersion(ctx context.Context, tx bun.Tx, botID uuid.UUID, author *uuid.UUID, config json.RawMessage, changelog string) (*BotVersion, error) {
+	canon, err := canonicalJSON(config)
+	if err != nil {
+		return nil, &ValidationError{Fields: map[string]string{"config": err.Error()}}
+	}
+	if len(canon) == 0 || canon[0] != '{' {
+		return nil, &ValidationError{Fields: map[string]string{"config": "must be a JSON object"}}
+	}
+	hash, _ := ConfigHash(canon)
+	var last int
+	if err := tx.NewSelect().Model((*BotVersion)(nil)).ColumnExpr("COALESCE(MAX(number), 0)").
+		Where("bot_id = ?", botID).Scan(ctx, &last); err != nil {
+		return nil, fmt.Errorf("bot versions: next number for %s: %w", botID, err)
+	}
+	v := &BotVersion{
+		ID: NewID(), BotID: botID, Number: last + 1, Config: canon, ContentHash: hash,
+		Changelog: changelog, AuthorID: author, CreatedAt: now(),
+	}
+	if _, err := tx.NewInsert().Model(v).Exec(ctx); err != nil {
+		return nil, fmt.Errorf("bot versions: create %s v%d: %w", botID, v.Number, mapErr(err))
+	}
+	return v, nil
+}
+
+// ListBotVersions returns a bot's versions, newest first.
+func ListBotVersions(ctx context.Context, db bun.IDB, botID uuid.UUID) ([]*BotVersion, error) {
+	var vs []*BotVersion
+	if err := db.NewSelect().Model(&vs).Where("v.bot_id = ?", botID).Order("v.number DESC").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("bot versions: list %s: %w", botID, err)
+	}
+	return vs, nil
+}
