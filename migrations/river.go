@@ -23,7 +23,8 @@ func newRiverMigrator(db *models.DB, log *slog.Logger) (*riverMigrator, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cfg := &rivermigrate.Config{Logger: log}
+	// River logs every step at info; we log one summary line ourselves.
+	cfg := &rivermigrate.Config{Logger: slog.New(minLevel{log.Handler(), slog.LevelWarn})}
 	var (
 		m   *rivermigrate.Migrator[*sql.Tx]
 		err error
@@ -73,3 +74,19 @@ func (r *riverMigrator) downAll(ctx context.Context) error {
 	}
 	return nil
 }
+
+// minLevel drops records below a level.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(a), h.min}
+}
+
+func (h minLevel) WithGroup(n string) slog.Handler { return minLevel{h.Handler.WithGroup(n), h.min} }

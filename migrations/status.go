@@ -53,6 +53,15 @@ func (m *Migrator) Status(ctx context.Context) (Status, error) {
 	return st, m.fillRiver(ctx, &st)
 }
 
+// CurrentVersion returns the newest applied version of our schema.
+func (m *Migrator) CurrentVersion(ctx context.Context) (int, error) {
+	v, err := m.currentVersion(ctx, m.db.SQL)
+	if err != nil && isMissingTable(err) {
+		return 0, nil
+	}
+	return v, err
+}
+
 func (m *Migrator) fillRiver(ctx context.Context, st *Status) error {
 	v, err := m.river.current(ctx)
 	if err != nil {

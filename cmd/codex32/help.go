@@ -1,0 +1,88 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"runtime/debug"
+
+	"github.com/codex32/codex32/internal/config"
+)
+
+// buildVersion is set at link time: -ldflags "-X main.buildVersion=v1.2.3".
+var buildVersion = ""
+
+func version() string {
+	if buildVersion != "" {
+		return buildVersion
+	}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		rev, dirty := "", false
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if rev != "" {
+			if len(rev) > 12 {
+				rev = rev[:12]
+			}
+			if dirty {
+				rev += "-dirty"
+			}
+			return "dev-" + rev
+		}
+		if v := info.Main.Version; v != "" && v != "(devel)" {
+			return v
+		}
+	}
+	return "dev"
+}
+
+func writeHelp(w io.Writer) {
+	_, _ = fmt.Fprint(w, `codex32 — self-hosted dashboard for managing bots
+
+Usage:
+  codex32 [serve] [flags]        serve the web dashboard (the default)
+  codex32 migrate up             apply pending database migrations
+  codex32 migrate down [N|--all] roll back the newest N migrations (default 1); --all removes every table
+  codex32 migrate status         show applied and pending migrations
+  codex32 version                print the version
+  codex32 help                   this text
+
+Serve flags:
+  --migrate=false                do not apply migrations at start (the schema must then be current)
+
+Settings (environment variables):
+`)
+	config.WriteHelp(w)
+}
+
+// newFlagSet makes a flag set whose --help prints the command's usage, the
+// settings table, and exits 0.
+func newFlagSet(name, usage string, w io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(w)
+	fs.Usage = func() {
+		_, _ = fmt.Fprintf(w, "Usage: %s\n\nFlags:\n", usage)
+		fs.PrintDefaults()
+		_, _ = fmt.Fprintln(w, "\nSettings (environment variables):")
+		config.WriteHelp(w)
+	}
+	return fs
+}
+
+// parseFlags parses args, mapping -h/--help to errHelpShown and other
+// mistakes to a usage error (exit 2).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return errHelpShown
+		}
+		return &usageError{msg: err.Error()}
+	}
+	return nil
+}

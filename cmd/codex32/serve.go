@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/codex32/codex32/handlers"
+	"github.com/codex32/codex32/internal/config"
+	"github.com/codex32/codex32/migrations"
+	"github.com/codex32/codex32/models"
+)
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", "codex32 serve [--migrate=false]", stdout)
+	migrate := fs.Bool("migrate", true, "apply pending migrations at start (overrides CODEX32_AUTO_MIGRATE)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &usageError{msg: fmt.Sprintf("serve takes no arguments (got %q)", fs.Arg(0))}
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	migrateSet := false
+	fs.Visit(func(f *flag.Flag) { migrateSet = migrateSet || f.Name == "migrate" })
+	if migrateSet {
+		cfg.AutoMigrate = *migrate
+	}
+	log := newLogger(cfg, stderr)
+	return serve(ctx, cfg, log, nil)
+}
+
+// serve opens the database, migrates it (if allowed), checks the schema and
+// serves until ctx is cancelled. If ready is not nil it receives the bound
+// address once the server accepts connections.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan<- string) error {
+	db, m, err := openDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = db.Close() }()
+
+	if cfg.AutoMigrate {
+		if _, err := m.Up(ctx); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+	}
+	if err := m.Check(ctx); err != nil {
+		return fmt.Errorf("database not ready: %w", err)
+	}
+
+	app := handlers.NewApp(handlers.Deps{
+		DB: db, Log: log, Version: version(), Production: cfg.Production(),
+		Schema: m,
+	})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (CODEX32_ADDR): %w", cfg.Addr, err)
+	}
+	log.Info("codex32 serving", "version", version(), "url", displayURL(ln.Addr()), "database", db.Dialect, "env", cfg.Env)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- app.Listener(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	if err := app.ShutdownWithTimeout(10 * time.Second); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
+func openDatabase(ctx context.Context, cfg *config.Config, log *slog.Logger) (*models.DB, *migrations.Migrator, error) {
+	db, err := models.Open(ctx, cfg.Database.Driver, cfg.Database.URL)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := migrations.New(db, log)
+	if err != nil {
+		_ = db.Close()
+		return nil, nil, err
+	}
+	return db, m, nil
+}
+
+// displayURL turns ":8080" into "http://localhost:8080" for the log line.
+func displayURL(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); host == "" || ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}

@@ -1,0 +1,118 @@
+package migrations_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/codex32/codex32/internal/testutil"
+	"github.com/codex32/codex32/migrations"
+	"github.com/codex32/codex32/models"
+)
+
+var ctx = context.Background()
+
+func tableCount(t *testing.T, db *models.DB) int {
+	t.Helper()
+	q := "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name <> 'sqlite_sequence'"
+	if db.Dialect == models.Postgres {
+		q = "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+	}
+	var n int
+	require.NoError(t, db.SQL.QueryRowContext(ctx, q).Scan(&n))
+	return n
+}
+
+func TestUpDownUp(t *testing.T) {
+	t.Parallel()
+	db := testutil.OpenDB(t, testutil.NewDBSpec(t))
+	m, err := migrations.New(db, nil)
+	require.NoError(t, err)
+
+	st, err := m.Status(ctx)
+	require.NoError(t, err)
+	require.Zero(t, st.Current)
+	require.Len(t, st.Pending, m.Latest())
+	require.Error(t, m.Check(ctx), "an empty database is not ready")
+
+	applied, err := m.Up(ctx)
+	require.NoError(t, err)
+	require.Len(t, applied, m.Latest())
+	require.NoError(t, m.Check(ctx))
+	tablesAfterUp := tableCount(t, db)
+
+	// A second up is a no-op.
+	applied, err = m.Up(ctx)
+	require.NoError(t, err)
+	require.Empty(t, applied)
+	require.Equal(t, tablesAfterUp, tableCount(t, db))
+
+	// Put data in, so down has to cope with rows (and the immutable-row triggers).
+	u := testutil.CreateUser(t, db, models.RoleAdmin)
+	require.NotZero(t, u.ID)
+
+	// Down to zero removes everything but the version table.
+	rolled, err := m.Down(ctx, -1)
+	require.NoError(t, err)
+	require.Len(t, rolled, m.Latest())
+	require.Equal(t, 1, tableCount(t, db), "only the version table is left")
+	st, err = m.Status(ctx)
+	require.NoError(t, err)
+	require.Zero(t, st.Current)
+	require.Zero(t, st.RiverCurrent)
+
+	// And up again.
+	applied, err = m.Up(ctx)
+	require.NoError(t, err)
+	require.Len(t, applied, m.Latest())
+	require.Equal(t, tablesAfterUp, tableCount(t, db))
+	require.NoError(t, m.Check(ctx))
+	testutil.CreateUser(t, db, models.RoleAdmin)
+}
+
+func TestDownOneStep(t *testing.T) {
+	t.Parallel()
+	db := testutil.NewDB(t)
+	m, err := migrations.New(db, nil)
+	require.NoError(t, err)
+	rolled, err := m.Down(ctx, 1)
+	require.NoError(t, err)
+	require.Len(t, rolled, 1)
+	require.Equal(t, m.Latest(), rolled[0].Version)
+	st, err := m.Status(ctx)
+	require.NoError(t, err)
+	require.Equal(t, m.Latest()-1, st.Current)
+	require.ErrorContains(t, m.Check(ctx), "migrate up")
+}
+
+func TestNewerSchemaIsRefused(t *testing.T) {
+	t.Parallel()
+	db := testutil.NewDB(t)
+	m, err := migrations.New(db, nil)
+	require.NoError(t, err)
+	// Pretend a newer codex32 applied version Latest+1.
+	_, err = db.Bun.ExecContext(ctx, "INSERT INTO codex32_schema_migrations (version, name, applied_at) VALUES (?, 'from_the_future', '2030-01-01T00:00:00Z')", m.Latest()+1)
+	require.NoError(t, err)
+
+	err = m.Check(ctx)
+	require.ErrorIs(t, err, migrations.ErrSchemaNewer)
+	require.ErrorContains(t, err, "newer codex32")
+	_, err = m.Up(ctx)
+	require.ErrorIs(t, err, migrations.ErrSchemaNewer)
+	_, err = m.Down(ctx, 1)
+	require.ErrorIs(t, err, migrations.ErrSchemaNewer)
+}
+
+func TestBothDialectsHaveTheSameVersions(t *testing.T) {
+	t.Parallel()
+	pg, err := migrations.Load(models.Postgres)
+	require.NoError(t, err)
+	lite, err := migrations.Load(models.SQLite)
+	require.NoError(t, err)
+	require.Equal(t, len(pg), len(lite))
+	for i := range pg {
+		require.Equal(t, pg[i].Version, lite[i].Version)
+		require.Equal(t, pg[i].Name, lite[i].Name)
+	}
+}

@@ -1,0 +1,62 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/codex32/codex32/models"
+	"github.com/codex32/codex32/views"
+)
+
+// classify maps an error to an HTTP status and a message that is safe to
+// show. This is the one place where sentinel errors become statuses.
+func classify(err error) (int, string) {
+	var fe *fiber.Error
+	var ve *models.ValidationError
+	switch {
+	case errors.As(err, &fe):
+		return fe.Code, fe.Message
+	case errors.Is(err, models.ErrNotFound):
+		return http.StatusNotFound, "Not Found"
+	case errors.Is(err, models.ErrConflict):
+		return http.StatusConflict, "That already exists."
+	case errors.As(err, &ve):
+		return http.StatusUnprocessableEntity, ve.Error()
+	default:
+		return http.StatusInternalServerError, "Internal Server Error"
+	}
+}
+
+func errorHandler(opts Options) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		status, msg := classify(err)
+		rid := requestID(c)
+		if status >= 500 {
+			opts.Logger.Error("request failed", "path", c.Path(), "status", status, "err", err, "request_id", rid)
+		}
+		if wantsJSON(c) {
+			return c.Status(status).JSON(fiber.Map{"error": msg, "status": status, "request_id": rid})
+		}
+		data := views.ErrorData{Status: status, Heading: http.StatusText(status), Message: msg, RequestID: rid}
+		switch status {
+		case http.StatusNotFound:
+			data.Heading, data.Message = "Page not found", "There is nothing at this address. It may have moved, or the link may be wrong."
+		case http.StatusInternalServerError:
+			data.Heading, data.Message = "Something went wrong", "The error has been logged. Please try again; if it keeps happening, give your administrator the request ID below."
+		}
+		page := views.Page{Title: data.Heading, Version: opts.Version}
+		return Render(c, status, views.ErrorPage(page, data))
+	}
+}
+
+// wantsJSON reports whether the client asked for JSON rather than a page.
+func wantsJSON(c *fiber.Ctx) bool {
+	if strings.HasPrefix(c.Path(), "/api/") {
+		return true
+	}
+	accept := c.Get(fiber.HeaderAccept)
+	return strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html")
+}
