@@ -180,4 +180,5 @@ func TestStaticAssetsAreEmbeddedAndCached(t *testing.T) {
 
 // Compile-time check that a Migrator satisfies handlers.Schema.
 var _ handlers.Schema = (*migrations.Migrator)(nil)
+
 type fiberCtx = fiber.Ctx

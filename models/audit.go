@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -61,27 +62,34 @@ type AuditEntry struct {
 	Old, New     any
 }
 
-// auditLockKey serialises audit writers on Postgres so the chain has no forks.
-const auditLockKey = 0x636f64657833322 // "codex32" + 2, any fixed bigint
+type chainHead struct {
+	Seq  sql.NullInt64  `bun:"head_seq"`
+	Hash sql.NullString `bun:"head_hash"`
+}
+
+// auditHead returns the newest audit row's seq and hash (NULLs when the log
+// is empty). On Postgres codex32_audit_head() first takes the advisory lock
+// that serialises audit writers; SQLite has a single writer already.
+func auditHead(ctx context.Context, tx bun.Tx) (chainHead, error) {
+	var h chainHead
+	q := "SELECT head_seq, head_hash FROM codex32_audit_head()"
+	if tx.Dialect().Name().String() != "pg" {
+		q = "SELECT max(seq) AS head_seq, (SELECT hash FROM audit_logs ORDER BY seq DESC LIMIT 1) AS head_hash FROM audit_logs"
+	}
+	if err := tx.NewRaw(q).Scan(ctx, &h); err != nil {
+		return h, fmt.Errorf("audit: read chain head: %w", err)
+	}
+	return h, nil
+}
 
 // WriteAudit appends an audit row inside tx; it must be the transaction of
 // the change it describes, so both commit or neither does.
 func WriteAudit(ctx context.Context, tx bun.Tx, actor Actor, e AuditEntry) error {
-	if tx.Dialect().Name().String() == "pg" {
-		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", int64(auditLockKey)); err != nil {
-			return fmt.Errorf("audit: lock chain: %w", err)
-		}
+	head, err := auditHead(ctx, tx)
+	if err != nil {
+		return err
 	}
-	var last AuditLog
-	prevHash, seq := "", int64(1)
-	err := tx.NewSelect().Model(&last).Column("seq", "hash").Order("seq DESC").Limit(1).Scan(ctx)
-	switch mapErr(err) {
-	case nil:
-		prevHash, seq = last.Hash, last.Seq+1
-	case ErrNotFound:
-	default:
-		return fmt.Errorf("audit: read chain head: %w", err)
-	}
+	prevHash, seq := head.Hash.String, head.Seq.Int64+1
 	row := &AuditLog{
 		ID: NewID(), Seq: seq, ActorUserID: actor.UserID, ActorAPIKeyID: actor.APIKeyID, ActorLabel: actor.Label,
 		Action: e.Action, ResourceType: e.ResourceType, ResourceID: e.ResourceID, BotID: e.BotID,

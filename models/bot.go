@@ -113,22 +113,22 @@ func CreateBot(ctx context.Context, db bun.IDB, actor Actor, b *Bot, config json
 	b.ID = NewID()
 	b.CreatedAt = now()
 	b.UpdatedAt = b.CreatedAt
-	var v *BotVersion
-	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	v, err := newBotVersion(b.ID, 1, actor.UserID, config, changelog)
+	if err != nil {
+		return nil, err
+	}
+	// The foreign key bots.active_version_id is deferred, so the bot can
+	// point at its first version before that version's row exists.
+	b.ActiveVersionID = &v.ID
+	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewInsert().Model(b).Exec(ctx); err != nil {
 			return fmt.Errorf("bots: create %q: %w", b.Name, mapErr(err))
 		}
-		if err := setBotTags(ctx, tx, b.ID, b.Tags); err != nil {
+		if err := insertBotTags(ctx, tx, b.ID, b.Tags); err != nil {
 			return err
 		}
-		var err error
-		v, err = insertBotVersion(ctx, tx, b.ID, actor.UserID, config, changelog)
-		if err != nil {
-			return err
-		}
-		b.ActiveVersionID = &v.ID
-		if _, err := tx.NewUpdate().Model(b).Column("active_version_id").WherePK().Exec(ctx); err != nil {
-			return fmt.Errorf("bots: activate first version: %w", err)
+		if _, err := tx.NewInsert().Model(v).Exec(ctx); err != nil {
+			return fmt.Errorf("bot versions: create %s v1: %w", b.ID, mapErr(err))
 		}
 		botID := b.ID
 		return WriteAudit(ctx, tx, actor, AuditEntry{
@@ -142,10 +142,8 @@ func CreateBot(ctx context.Context, db bun.IDB, actor Actor, b *Bot, config json
 	return v, nil
 }
 
-func setBotTags(ctx context.Context, tx bun.Tx, botID uuid.UUID, tags []string) error {
-	if _, err := tx.NewDelete().Model((*BotTag)(nil)).Where("bot_id = ?", botID).Exec(ctx); err != nil {
-		return fmt.Errorf("bots: clear tags: %w", err)
-	}
+// insertBotTags adds the tag index rows of a new bot.
+func insertBotTags(ctx context.Context, tx bun.Tx, botID uuid.UUID, tags []string) error {
 	if len(tags) == 0 {
 		return nil
 	}

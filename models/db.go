@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
@@ -55,6 +56,11 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("models: parse postgres URL: %w", err)
 	}
+	// Bun interpolates arguments into the SQL text itself, so each query is
+	// new text: pgx's default (prepare and cache every statement) would add a
+	// round trip per query and fill the statement cache. Queries that do carry
+	// arguments (River's) are sent unprepared in one round trip too.
+	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "codex32"
 	}

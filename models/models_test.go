@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
 
 	"github.com/codex32/codex32/internal/testutil"
 	"github.com/codex32/codex32/models"
@@ -325,4 +326,33 @@ func TestCountBotsByStatus(t *testing.T) {
 	mine, err := models.ListBots(ctx, db.Bun, models.BotFilter{OwnerID: &owner.ID, Status: models.BotActive})
 	require.NoError(t, err)
 	require.Len(t, mine, 2)
+}
+
+func TestActiveVersionForeignKeyIsEnforcedAtCommit(t *testing.T) {
+	t.Parallel()
+	db := testutil.NewDB(t)
+	owner := testutil.CreateUser(t, db, models.RoleUser)
+	missing := uuid.Must(uuid.NewV7())
+	err := db.Bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		b := &models.Bot{ID: models.NewID(), OwnerID: owner.ID, Name: "dangling", Kind: models.KindHTTP, Status: models.BotActive,
+			Tags: []string{}, ActiveVersionID: &missing, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+		_, err := tx.NewInsert().Model(b).Exec(ctx)
+		return err
+	})
+	require.Error(t, err, "a bot may not point at a version that does not exist")
+	require.Zero(t, count(t, db, "bots", ""))
+}
+
+func TestCreateBotRollsBackWhenAuditFails(t *testing.T) {
+	t.Parallel()
+	db := testutil.NewDB(t)
+	owner := testutil.CreateUser(t, db, models.RoleUser)
+	_, err := db.Bun.ExecContext(ctx, "ALTER TABLE audit_logs RENAME TO audit_logs_gone")
+	require.NoError(t, err)
+	b := &models.Bot{OwnerID: owner.ID, Name: "x", Kind: models.KindHTTP, Tags: []string{"t"}}
+	_, err = models.CreateBot(ctx, db.Bun, models.Actor{UserID: &owner.ID}, b, json.RawMessage(`{}`), "")
+	require.Error(t, err)
+	for _, table := range []string{"bots", "bot_versions", "bot_tags"} {
+		require.Zero(t, count(t, db, table, ""), table)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -56,7 +57,9 @@ func canonicalJSON(raw []byte) ([]byte, error) {
 	return json.Marshal(v)
 }
 
-func insertBotVersion(ctx context.Context, tx bun.Tx, botID uuid.UUID, author *uuid.UUID, config json.RawMessage, changelog string) (*BotVersion, error) {
+// newBotVersion validates config and builds (does not insert) version
+// number of a bot, with the config stored in canonical form.
+func newBotVersion(botID uuid.UUID, number int, author *uuid.UUID, config json.RawMessage, changelog string) (*BotVersion, error) {
 	canon, err := canonicalJSON(config)
 	if err != nil {
 		return nil, &ValidationError{Fields: map[string]string{"config": err.Error()}}
@@ -64,20 +67,11 @@ func insertBotVersion(ctx context.Context, tx bun.Tx, botID uuid.UUID, author *u
 	if len(canon) == 0 || canon[0] != '{' {
 		return nil, &ValidationError{Fields: map[string]string{"config": "must be a JSON object"}}
 	}
-	hash, _ := ConfigHash(canon)
-	var last int
-	if err := tx.NewSelect().Model((*BotVersion)(nil)).ColumnExpr("COALESCE(MAX(number), 0)").
-		Where("bot_id = ?", botID).Scan(ctx, &last); err != nil {
-		return nil, fmt.Errorf("bot versions: next number for %s: %w", botID, err)
-	}
-	v := &BotVersion{
-		ID: NewID(), BotID: botID, Number: last + 1, Config: canon, ContentHash: hash,
-		Changelog: changelog, AuthorID: author, CreatedAt: now(),
-	}
-	if _, err := tx.NewInsert().Model(v).Exec(ctx); err != nil {
-		return nil, fmt.Errorf("bot versions: create %s v%d: %w", botID, v.Number, mapErr(err))
-	}
-	return v, nil
+	sum := sha256.Sum256(canon)
+	return &BotVersion{
+		ID: NewID(), BotID: botID, Number: number, Config: canon, ContentHash: hex.EncodeToString(sum[:]),
+		Changelog: strings.TrimSpace(changelog), AuthorID: author, CreatedAt: now(),
+	}, nil
 }
 
 // ListBotVersions returns a bot's versions, newest first.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -79,7 +80,7 @@ func newFlagSet(name, usage string, w io.Writer) *flag.FlagSet {
 // mistakes to a usage error (exit 2).
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
+		if errors.Is(err, flag.ErrHelp) {
 			return errHelpShown
 		}
 		return &usageError{msg: err.Error()}

@@ -58,7 +58,9 @@ func (a *App) Serve(t testing.TB) string {
 	base := "http://" + ln.Addr().String()
 	t.Cleanup(func() {
 		_ = a.Fiber.ShutdownWithTimeout(5 * time.Second)
-		<-done
+		if err := <-done; err != nil {
+			t.Logf("testutil: server stopped: %v", err)
+		}
 	})
 	// Wait until it answers.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -134,7 +134,7 @@ func startCluster(bin string) (*cluster, error) {
 	data := filepath.Join(dir, "data")
 	if out, err := c.pg("initdb", "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C").CombinedOutput(); err != nil {
 		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("initdb failed: %v\n%s", err, out)
+		return nil, fmt.Errorf("initdb failed: %w\n%s", err, out)
 	}
 	if out, err := c.pg("initdb", "--version").Output(); err == nil {
 		c.version = string(out[:len(out)-1])
@@ -150,7 +150,7 @@ func startCluster(bin string) (*cluster, error) {
 		if err == nil {
 			return c, nil
 		}
-		err = fmt.Errorf("pg_ctl start failed: %v\n%s", err, out)
+		err = fmt.Errorf("pg_ctl start failed: %w\n%s", err, out)
 	}
 	_ = os.RemoveAll(dir)
 	return nil, err

@@ -9,3 +9,4 @@ DROP TABLE IF EXISTS sessions;
 DROP TABLE IF EXISTS identities;
 DROP TABLE IF EXISTS users;
 DROP FUNCTION IF EXISTS codex32_refuse_change();
+DROP FUNCTION IF EXISTS codex32_audit_head();

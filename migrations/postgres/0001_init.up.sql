@@ -99,7 +99,10 @@ CREATE TABLE bot_versions (
 );
 
 ALTER TABLE bots ADD CONSTRAINT bots_active_version_fkey
-    FOREIGN KEY (active_version_id) REFERENCES bot_versions (id) ON DELETE SET NULL;
+    FOREIGN KEY (active_version_id) REFERENCES bot_versions (id) ON DELETE SET NULL
+    -- Deferred: a bot and its first version are inserted in one transaction.
+    DEFERRABLE INITIALLY DEFERRED;
+CREATE INDEX bots_active_version_idx ON bots (active_version_id);
 
 CREATE TABLE bot_executions (
     id            uuid             PRIMARY KEY,
@@ -150,6 +153,17 @@ CREATE INDEX audit_logs_actor_idx ON audit_logs (actor_user_id, created_at DESC)
 CREATE INDEX audit_logs_resource_idx ON audit_logs (resource_type, resource_id, created_at DESC);
 CREATE INDEX audit_logs_bot_idx ON audit_logs (bot_id, created_at DESC);
 CREATE INDEX audit_logs_action_idx ON audit_logs (action, created_at DESC);
+
+-- The audit chain's head, read under a transaction-scoped advisory lock so
+-- concurrent writers cannot fork the chain. In PL/pgSQL each statement takes
+-- a fresh snapshot, so the head is read after the lock is granted; one round
+-- trip instead of two.
+CREATE FUNCTION codex32_audit_head(OUT head_seq bigint, OUT head_hash text) LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(27988911124918066);
+    SELECT a.seq, a.hash INTO head_seq, head_hash FROM audit_logs AS a ORDER BY a.seq DESC LIMIT 1;
+END;
+$$;
 
 -- Versions and audit rows are immutable; the database enforces it.
 CREATE FUNCTION codex32_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$

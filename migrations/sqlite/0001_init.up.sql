@@ -67,7 +67,7 @@ CREATE TABLE bots (
     kind                   TEXT      NOT NULL CHECK (kind IN ('http', 'llm', 'script')),
     status                 TEXT      NOT NULL DEFAULT 'inactive' CHECK (status IN ('active', 'inactive', 'error', 'maintenance')),
     tags                   TEXT      NOT NULL DEFAULT '[]' CHECK (json_valid(tags) AND json_type(tags) = 'array'),
-    active_version_id      TEXT      REFERENCES bot_versions (id) ON DELETE SET NULL,
+    active_version_id      TEXT      REFERENCES bot_versions (id) ON DELETE SET NULL DEFERRABLE INITIALLY DEFERRED,
     total_executions       INTEGER   NOT NULL DEFAULT 0 CHECK (total_executions >= 0),
     successful_executions  INTEGER   NOT NULL DEFAULT 0 CHECK (successful_executions >= 0),
     failed_executions      INTEGER   NOT NULL DEFAULT 0 CHECK (failed_executions >= 0),

@@ -1,0 +1,70 @@
+# Codex-32 developer tasks. `make test` is the whole suite on SQLite and on
+# Postgres (TEST_DATABASE_URL, or a throwaway cluster started here).
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO ?= go
+GOTESTFLAGS ?= -race -count=1
+PKGS ?= ./...
+
+.PHONY: run build test test-sqlite test-postgres generate css lint bench bench-sqlite bench-postgres
+
+run:
+	$(GO) run ./cmd/codex32
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/codex32 ./cmd/codex32
+
+# Regenerate committed artefacts: templ's *_templ.go, Tailwind's app.css and the vendored htmx.
+generate:
+	$(GO) tool templ generate
+	npm run --silent build
+
+css:
+	npm run --silent build:css
+
+lint:
+	gofmt -l $$(git ls-files '*.go') | (! grep .) || (echo "gofmt: the files above need formatting"; exit 1)
+	$(GO) vet ./...
+	golangci-lint run ./...
+
+test:
+	@ran=""; \
+	echo "==> [1/2] SQLite suite: go test $(GOTESTFLAGS) $(PKGS)"; \
+	env -u TEST_DATABASE_URL $(GO) test $(GOTESTFLAGS) $(PKGS); \
+	ran="SQLite"; \
+	if [ -n "$${TEST_DATABASE_URL:-}" ]; then \
+	  echo "==> [2/2] Postgres suite on TEST_DATABASE_URL"; \
+	  $(GO) test $(GOTESTFLAGS) $(PKGS); \
+	  ran="$$ran, Postgres"; \
+	else \
+	  echo "==> [2/2] Postgres suite on a throwaway cluster"; \
+	  set +e; $(GO) run ./internal/withpg -- $(GO) test $(GOTESTFLAGS) $(PKGS); rc=$$?; set -e; \
+	  if [ $$rc -eq 3 ]; then \
+	    echo ""; \
+	    echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+	    echo "!! NO POSTGRES: initdb/pg_ctl not found. The Postgres suite DID NOT RUN.   !!"; \
+	    echo "!! Install the postgresql package or set TEST_DATABASE_URL.                 !!"; \
+	    echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+	  elif [ $$rc -ne 0 ]; then exit $$rc; \
+	  else ran="$$ran, Postgres"; fi; \
+	fi; \
+	echo "==> Databases tested: $$ran"
+
+test-sqlite:
+	env -u TEST_DATABASE_URL $(GO) test $(GOTESTFLAGS) $(PKGS)
+
+test-postgres:
+	@if [ -n "$${TEST_DATABASE_URL:-}" ]; then $(GO) test $(GOTESTFLAGS) $(PKGS); \
+	else $(GO) run ./internal/withpg -- $(GO) test $(GOTESTFLAGS) $(PKGS); fi
+
+BENCHFLAGS ?= -run '^$$' -bench . -benchmem -benchtime 2s
+bench: bench-sqlite bench-postgres
+
+bench-sqlite:
+	@echo "==> Benchmarks on SQLite"
+	env -u TEST_DATABASE_URL $(GO) test $(BENCHFLAGS) ./models/
+
+bench-postgres:
+	@echo "==> Benchmarks on Postgres"
+	@if [ -n "$${TEST_DATABASE_URL:-}" ]; then $(GO) test $(BENCHFLAGS) ./models/; \
+	else $(GO) run ./internal/withpg -- $(GO) test $(BENCHFLAGS) ./models/; fi
