@@ -79,8 +79,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	if err := app.ShutdownWithTimeout(10 * time.Second); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	shutdownErr := app.ShutdownWithTimeout(10 * time.Second)
+	// If the signal came before the server goroutine started serving,
+	// Shutdown had nothing to stop; closing the listener ends Serve either way.
+	_ = ln.Close()
+	if shutdownErr != nil {
+		return fmt.Errorf("shutdown: %w", shutdownErr)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, net.ErrClosed) {
 		return err

@@ -58,6 +58,7 @@ func (a *App) Serve(t testing.TB) string {
 	base := "http://" + ln.Addr().String()
 	t.Cleanup(func() {
 		_ = a.Fiber.ShutdownWithTimeout(5 * time.Second)
+		_ = ln.Close()
 		if err := <-done; err != nil {
 			t.Logf("testutil: server stopped: %v", err)
 		}
