@@ -32,8 +32,13 @@ func TestMain(m *testing.M) {
 // environment (plus PATH/HOME), and returns its output and exit status.
 func codex32(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return codex32In(t, t.TempDir(), env, args...)
+}
+
+func codex32In(t *testing.T, dir string, env map[string]string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Dir = t.TempDir()
+	cmd.Dir = dir
 	cmd.Env = []string{"CODEX32_TEST_RUN_MAIN=1", "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -203,4 +208,17 @@ func TestDefaultDatabaseIsCreatedInDataDir(t *testing.T) {
 	require.NoError(t, <-done)
 	_, err = os.Stat(filepath.Join(dir, "nested", "data", "codex32.db"))
 	require.NoError(t, err, "SQLite file created on first start")
+}
+
+func TestDotEnvFileIsReadAndEnvironmentWins(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ".env"), []byte("CODEX32_ADDR=from-dotenv\n"), 0o600))
+	_, stderr, code := codex32In(t, dir, nil, "migrate", "status")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, `invalid CODEX32_ADDR: "from-dotenv"`, "the .env file was read")
+
+	stdout, stderr, code := codex32In(t, dir, map[string]string{"CODEX32_ADDR": "127.0.0.1:0"}, "migrate", "status")
+	require.Zero(t, code, "a real environment variable wins over .env: %s", stderr)
+	require.Contains(t, stdout, "database: sqlite")
 }

@@ -1,0 +1,49 @@
+package views_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/stretchr/testify/require"
+
+	"github.com/codex32/codex32/views"
+)
+
+func render(t *testing.T, p views.Page) *goquery.Document {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, views.Home(p, views.HomeData{Database: "SQLite"}).Render(context.Background(), &buf))
+	d, err := goquery.NewDocumentFromReader(&buf)
+	require.NoError(t, err)
+	return d
+}
+
+func TestLayoutShowsFlashesEscaped(t *testing.T) {
+	t.Parallel()
+	d := render(t, views.Page{Title: "T", Flashes: []views.Flash{
+		{Kind: views.FlashSuccess, Message: "Saved."},
+		{Kind: views.FlashError, Message: `<script>alert("x")</script>`},
+	}})
+	flashes := d.Find(`[data-testid="flash"]`)
+	require.Equal(t, 2, flashes.Length())
+	require.Equal(t, "Saved.", flashes.Eq(0).Text())
+	require.Contains(t, flashes.Eq(0).AttrOr("class", ""), "bg-green-50")
+	require.Equal(t, `<script>alert("x")</script>`, flashes.Eq(1).Text(), "shown as text")
+	require.Zero(t, d.Find(`[data-testid="flashes"] script`).Length(), "never as markup")
+}
+
+func TestLayoutNavigationAndTitle(t *testing.T) {
+	t.Parallel()
+	d := render(t, views.Page{Title: "Dashboard", Active: "home", Version: "v9"})
+	require.Equal(t, "Dashboard · Codex-32", d.Find("title").Text())
+	active := d.Find(`nav a[aria-current="page"]`)
+	require.Equal(t, "Dashboard", active.Text())
+	// Pages that do not exist yet are shown disabled, not linked to a 404.
+	disabled := d.Find(`nav [aria-disabled="true"]`)
+	require.Equal(t, len(views.Nav)-1, disabled.Length())
+	require.Equal(t, "v9", d.Find(`[data-testid="version"]`).Text())
+	require.True(t, strings.HasPrefix(d.Find(`link[rel="stylesheet"]`).AttrOr("href", ""), "/static/css/app.css?v="))
+}
