@@ -4,10 +4,14 @@ package handlers
 import (
 	"context"
 	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/codex32/codex32/models"
+	"github.com/codex32/codex32/views"
 	"github.com/codex32/codex32/web"
 )
 
@@ -18,8 +22,19 @@ type Deps struct {
 	Log     *slog.Logger
 	Version string
 	// Schema reports on the database schema (a *migrations.Migrator).
-	Schema     Schema
-	Production bool
+	Schema Schema
+	// Sessions is the server-side session store.
+	Sessions *web.SessionStore
+	// ClientIP resolves the client address (trusted proxies applied).
+	ClientIP func(*fiber.Ctx) string
+	// Secure: the public URL is https.
+	Secure bool
+	// APIKeyMaxDays caps API key lifetimes.
+	APIKeyMaxDays int
+	// SSO holds the enabled single sign-on providers (may be nil).
+	SSO *SSO
+	// Now is the clock (tests move it); default time.Now.
+	Now func() time.Time
 }
 
 // Schema is what the handlers need to know about the database schema.
@@ -35,7 +50,16 @@ func NewApp(d Deps) *fiber.App {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	app := web.New(web.Options{Logger: d.Log, Version: d.Version, Production: d.Production})
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.ClientIP == nil {
+		d.ClientIP = web.ClientIP(nil)
+	}
+	if d.APIKeyMaxDays == 0 {
+		d.APIKeyMaxDays = 365
+	}
+	app := web.New(web.Options{Logger: d.Log, Version: d.Version, Secure: d.Secure, ClientIP: d.ClientIP})
 	h := &handler{Deps: d}
 	h.routes(app)
 	return app
@@ -43,4 +67,20 @@ func NewApp(d Deps) *fiber.App {
 
 type handler struct {
 	Deps
+	setupDone atomic.Bool // once true, stays true
+}
+
+// page fills the layout fields every page needs.
+func (h *handler) page(c *fiber.Ctx, title, active string) views.Page {
+	return web.NewPage(c, h.Version, title, active)
+}
+
+// htmlOnly applies mw to page routes, not to /api (API keys, no cookies).
+func htmlOnly(mw fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if strings.HasPrefix(c.Path(), "/api/") {
+			return c.Next()
+		}
+		return mw(c)
+	}
 }

@@ -78,13 +78,23 @@ func TestReadyzDatabaseDown(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 }
 
+// signedIn returns an app and a client signed in with a new user of role.
+func signedIn(t *testing.T, role models.Role, opts ...testutil.AppOption) (*testutil.App, *testutil.Client, *models.User) {
+	t.Helper()
+	a := testutil.NewApp(t, opts...)
+	u := testutil.CreateUserWithPassword(t, a.DB, role)
+	c := a.Client(t)
+	c.Login(u.Email, testutil.TestPassword)
+	return a, c, u
+}
+
 func TestHomePage(t *testing.T) {
 	t.Parallel()
-	a := testutil.NewApp(t)
-	resp := a.Do(t, httptest.NewRequest(http.MethodGet, "/", nil))
+	_, c, _ := signedIn(t, models.RoleUser)
+	resp := c.Get("/")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"))
-	d := doc(t, resp)
+	d := resp.Doc(t)
 	require.Equal(t, "Dashboard", d.Find(`[data-testid="page-title"]`).Text())
 	require.Equal(t, 1, d.Find(`[data-testid="header"]`).Length())
 	require.Equal(t, 1, d.Find(`[data-testid="flashes"]`).Length())
@@ -99,21 +109,20 @@ func TestHomePage(t *testing.T) {
 
 func TestHomeCountsBots(t *testing.T) {
 	t.Parallel()
-	a := testutil.NewApp(t)
-	u := testutil.CreateUser(t, a.DB, models.RoleUser)
+	a, c, u := signedIn(t, models.RoleUser)
 	_, err := models.CreateBot(context.Background(), a.DB.Bun, models.Actor{UserID: &u.ID}, &models.Bot{OwnerID: u.ID, Name: "b", Kind: models.KindHTTP}, json.RawMessage(`{}`), "")
 	require.NoError(t, err)
-	d := doc(t, a.Do(t, httptest.NewRequest(http.MethodGet, "/", nil)))
+	d := c.Get("/").Doc(t)
 	require.Equal(t, "1", strings.TrimSpace(d.Find(`[data-testid="stat-bots"] div`).Eq(1).Text()))
 	require.Zero(t, d.Find(`[data-testid="empty-state"]`).Length())
 }
 
 func TestNotFoundPage(t *testing.T) {
 	t.Parallel()
-	a := testutil.NewApp(t)
-	resp := a.Do(t, httptest.NewRequest(http.MethodGet, "/no/such/page", nil))
+	a, c, _ := signedIn(t, models.RoleViewer)
+	resp := c.Get("/no/such/page").Response
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
-	d := doc(t, resp)
+	d := c.Get("/no/such/page").Doc(t)
 	require.Equal(t, "404", d.Find(`[data-testid="error-status"]`).Text())
 	require.Contains(t, d.Find("h1").Text(), "Page not found")
 	require.NotEmpty(t, d.Find(`[data-testid="request-id"]`).Text())
@@ -147,7 +156,7 @@ func boom(*fiberCtx) error { return errors.New("secret detail from the database"
 func TestStaticAssetsAreEmbeddedAndCached(t *testing.T) {
 	t.Parallel()
 	a := testutil.NewApp(t)
-	d := doc(t, a.Do(t, httptest.NewRequest(http.MethodGet, "/", nil)))
+	d := a.Client(t).Get("/login").Doc(t)
 	for _, sel := range []string{`link[rel="stylesheet"]`, `script[src]`} {
 		node := d.Find(sel)
 		href, ok := node.Attr("href")

@@ -28,8 +28,3 @@ func (h *handler) showHome(c *fiber.Ctx) error {
 	}
 	return web.Render(c, fiber.StatusOK, views.Home(h.page(c, "Dashboard", "home"), data))
 }
-
-// page fills the layout fields every page needs.
-func (h *handler) page(_ *fiber.Ctx, title, active string) views.Page {
-	return views.Page{Title: title, Active: active, Version: h.Version}
-}

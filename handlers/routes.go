@@ -1,10 +1,50 @@
 package handlers
 
-import "github.com/gofiber/fiber/v2"
+import (
+	"github.com/gofiber/fiber/v2"
 
-// routes is the one route table.
+	"github.com/codex32/codex32/models"
+	"github.com/codex32/codex32/web"
+)
+
+// routes is the one route table. Every page route states the permission it
+// needs; TestRouteRoleMatrix checks each route against every role.
 func (h *handler) routes(app *fiber.App) {
+	// No session: probes and the API.
 	app.Get("/healthz", h.showHealth)
 	app.Get("/readyz", h.showReady)
-	app.Get("/", h.showHome)
+
+	api := app.Group("/api", h.apiAuth)
+	api.Get("/v1/me", h.requireScope(models.ScopeRead), h.showAPIMe)
+
+	// Pages: session, user, CSRF, first-run redirect.
+	app.Use(htmlOnly(h.Sessions.Middleware(h.ClientIP)))
+	app.Use(htmlOnly(web.LoadUser(h.DB)))
+	app.Use(htmlOnly(web.CSRF()))
+	app.Use(htmlOnly(h.firstRun))
+
+	app.Get("/setup", h.showSetup)
+	app.Post("/setup", h.createSetup)
+	app.Get("/login", h.showLogin)
+	app.Post("/login", h.createLogin)
+	app.Post("/logout", h.createLogout)
+	app.Get("/auth/:provider/login", h.startSSO)
+	app.Get("/auth/:provider/callback", h.finishSSO)
+
+	app.Get("/", h.require(models.PermSignInHTML), h.showHome)
+
+	app.Get("/settings/api-keys", h.require(models.PermAPIKeysOwn), h.showAPIKeys)
+	app.Post("/settings/api-keys", h.require(models.PermAPIKeysOwn), h.createAPIKey)
+	app.Post("/settings/api-keys/:id/revoke", h.require(models.PermAPIKeysOwn), h.revokeAPIKey)
+
+	app.Get("/profile", h.require(models.PermProfile), h.showProfile)
+	app.Post("/profile/password", h.require(models.PermProfile), h.updatePassword)
+	app.Post("/profile/sessions/end-others", h.require(models.PermProfile), h.endOtherSessions)
+	app.Post("/profile/sessions/:hash/end", h.require(models.PermProfile), h.endSession)
+
+	app.Get("/admin/users", h.require(models.PermUsersManage), h.showUsers)
+	app.Post("/admin/users/:id/role", h.require(models.PermUsersManage), h.updateUserRole)
+	app.Post("/admin/users/:id/disable", h.require(models.PermUsersManage), h.disableUser)
+	app.Post("/admin/users/:id/enable", h.require(models.PermUsersManage), h.enableUser)
+	app.Post("/admin/users/:id/sessions/end", h.require(models.PermUsersManage), h.endUserSessions)
 }

@@ -73,7 +73,7 @@ type chainHead struct {
 func auditHead(ctx context.Context, tx bun.Tx) (chainHead, error) {
 	var h chainHead
 	q := "SELECT head_seq, head_hash FROM codex32_audit_head()"
-	if tx.Dialect().Name().String() != "pg" {
+	if !isPG(tx) {
 		q = "SELECT max(seq) AS head_seq, (SELECT hash FROM audit_logs ORDER BY seq DESC LIMIT 1) AS head_hash FROM audit_logs"
 	}
 	if err := tx.NewRaw(q).Scan(ctx, &h); err != nil {

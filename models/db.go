@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
 	"github.com/uptrace/bun/driver/sqliteshim"
@@ -133,6 +134,18 @@ func (db *DB) Close() error {
 // InTx runs fn in a transaction and commits if it returns nil.
 func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
 	return db.Bun.RunInTx(ctx, nil, fn)
+}
+
+// isPG reports whether db talks to Postgres.
+func isPG(db bun.IDB) bool { return db.Dialect().Name() == dialect.PG }
+
+// forUpdate locks the selected rows on Postgres; SQLite has one writer and
+// no row locks, so the query is left as is.
+func forUpdate(db bun.IDB, q *bun.SelectQuery) *bun.SelectQuery {
+	if isPG(db) {
+		return q.For("UPDATE")
+	}
+	return q
 }
 
 // redactDSN hides the password of a postgres URL for error messages.

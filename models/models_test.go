@@ -92,16 +92,18 @@ func TestAPIKeyCreation(t *testing.T) {
 	t.Parallel()
 	db := testutil.NewDB(t)
 	u := testutil.CreateUser(t, db, models.RoleAdmin)
-	k := &models.APIKey{UserID: u.ID, Name: "Test Key", Scopes: []string{"bots:read"}}
+	k := &models.APIKey{UserID: u.ID, Name: "Test Key", Scopes: []string{"read"}}
 	plain, err := models.CreateAPIKey(ctx, db.Bun, models.SystemActor("test"), k)
 	require.NoError(t, err)
-	require.Regexp(t, `^cx32_[a-z2-7]{32}$`, plain)
+	require.Regexp(t, `^c32_[a-z2-7]{38}$`, plain)
+	require.True(t, models.WellFormedAPIKey(plain))
+	require.False(t, models.WellFormedAPIKey(plain[:len(plain)-1]+"a"), "checksum catches a typo")
 	require.True(t, len(k.Prefix) > 5 && plain[:len(k.Prefix)] == k.Prefix, "prefix is the start of the key")
 
 	stored, err := models.APIKeyByKey(ctx, db.Bun, plain)
 	require.NoError(t, err)
 	require.Equal(t, u.ID, stored.UserID)
-	require.Equal(t, []string{"bots:read"}, stored.Scopes)
+	require.Equal(t, []string{"read"}, stored.Scopes)
 	require.NotEqual(t, plain, stored.KeyHash)
 	require.Equal(t, models.HashAPIKey(plain), stored.KeyHash)
 
@@ -109,7 +111,7 @@ func TestAPIKeyCreation(t *testing.T) {
 	n, err := db.Bun.NewSelect().Table("api_keys").Where("key_hash = ? OR prefix = ? OR name = ?", plain, plain, plain).Count(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n)
-	n, err = db.Bun.NewSelect().Table("audit_logs").Where("CAST(new_values AS TEXT) LIKE ?", "%"+plain[5:]+"%").Count(ctx)
+	n, err = db.Bun.NewSelect().Table("audit_logs").Where("CAST(new_values AS TEXT) LIKE ?", "%"+plain[len(k.Prefix):]+"%").Count(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n)
 
@@ -248,7 +250,7 @@ func TestDeleteUserCascadesButKeepsAudit(t *testing.T) {
 	b, v := createBot(t, db, doomed, "Cascade Test", models.BotActive)
 	e := &models.Execution{BotID: b.ID, VersionID: &v.ID, RequestedBy: &doomed.ID}
 	require.NoError(t, models.CreateExecution(ctx, db.Bun, e))
-	_, err := models.CreateAPIKey(ctx, db.Bun, models.Actor{UserID: &doomed.ID}, &models.APIKey{UserID: doomed.ID, Name: "k"})
+	_, err := models.CreateAPIKey(ctx, db.Bun, models.Actor{UserID: &doomed.ID}, &models.APIKey{UserID: doomed.ID, Name: "k", Scopes: []string{"read"}})
 	require.NoError(t, err)
 	// The doomed user also ran someone else's bot: that execution stays, requester cleared.
 	ob, ov := createBot(t, db, other, "Other's bot", models.BotActive)

@@ -1,6 +1,10 @@
 package models
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,5 +23,119 @@ type Session struct {
 	UserAgent  string     `bun:"user_agent,notnull"`
 	CreatedAt  time.Time  `bun:"created_at,notnull"`
 	LastSeenAt time.Time  `bun:"last_seen_at,notnull"`
-	ExpiresAt  time.Time  `bun:"expires_at,notnull"`
+	ExpiresAt  time.Time  `bun:"expires_at,notnull"` // absolute limit
+}
+
+// HashSessionID is the stored form of a session id.
+func HashSessionID(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:])
+}
+
+// SessionByHash loads a session row (expired or not: the caller decides).
+func SessionByHash(ctx context.Context, db bun.IDB, hash string) (*Session, error) {
+	s := new(Session)
+	if err := db.NewSelect().Model(s).Where("s.id_hash = ?", hash).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("sessions: load: %w", mapErr(err))
+	}
+	return s, nil
+}
+
+// SaveSession inserts or replaces a session row.
+func SaveSession(ctx context.Context, db bun.IDB, s *Session) error {
+	s.CreatedAt = s.CreatedAt.UTC().Truncate(time.Microsecond)
+	s.LastSeenAt = s.LastSeenAt.UTC().Truncate(time.Microsecond)
+	s.ExpiresAt = s.ExpiresAt.UTC().Truncate(time.Microsecond)
+	s.UserAgent = truncate(s.UserAgent, 500)
+	_, err := db.NewInsert().Model(s).
+		On("CONFLICT (id_hash) DO UPDATE").
+		Set("user_id = EXCLUDED.user_id").Set("data = EXCLUDED.data").Set("ip = EXCLUDED.ip").
+		Set("user_agent = EXCLUDED.user_agent").Set("last_seen_at = EXCLUDED.last_seen_at").
+		Set("expires_at = EXCLUDED.expires_at").
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("sessions: save: %w", err)
+	}
+	return nil
+}
+
+// TouchSession records activity (for the idle timeout).
+func TouchSession(ctx context.Context, db bun.IDB, hash string, at time.Time) error {
+	_, err := db.NewUpdate().Model((*Session)(nil)).Set("last_seen_at = ?", at.UTC().Truncate(time.Microsecond)).
+		Where("id_hash = ?", hash).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("sessions: touch: %w", err)
+	}
+	return nil
+}
+
+// DeleteSession removes one session.
+func DeleteSession(ctx context.Context, db bun.IDB, hash string) error {
+	if _, err := db.NewDelete().Model((*Session)(nil)).Where("id_hash = ?", hash).Exec(ctx); err != nil {
+		return fmt.Errorf("sessions: delete: %w", err)
+	}
+	return nil
+}
+
+// ListUserSessions returns a user's sessions, most recently active first.
+func ListUserSessions(ctx context.Context, db bun.IDB, userID uuid.UUID) ([]*Session, error) {
+	var out []*Session
+	err := db.NewSelect().Model(&out).Where("s.user_id = ?", userID).Where("s.expires_at > ?", now()).
+		Order("s.last_seen_at DESC").Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sessions: list for %s: %w", userID, err)
+	}
+	return out, nil
+}
+
+// EndUserSessions deletes a user's sessions, except the one whose hash is
+// keep (pass "" to end them all), and audits it. It returns how many ended.
+func EndUserSessions(ctx context.Context, db bun.IDB, actor Actor, userID uuid.UUID, keep string) (int, error) {
+	var n int
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		q := tx.NewDelete().Model((*Session)(nil)).Where("user_id = ?", userID)
+		if keep != "" {
+			q = q.Where("id_hash <> ?", keep)
+		}
+		res, err := q.Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("sessions: end for %s: %w", userID, err)
+		}
+		affected, _ := res.RowsAffected()
+		n = int(affected)
+		return WriteAudit(ctx, tx, actor, AuditEntry{
+			Action: "session.end", ResourceType: "user", ResourceID: userID.String(),
+			New: map[string]any{"ended": n, "kept_current": keep != ""},
+		})
+	})
+	return n, err
+}
+
+// EndSession deletes one of a user's sessions by hash, and audits it.
+func EndSession(ctx context.Context, db bun.IDB, actor Actor, userID uuid.UUID, hash string) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewDelete().Model((*Session)(nil)).Where("user_id = ?", userID).Where("id_hash = ?", hash).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("sessions: end: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("sessions: end: %w", ErrNotFound)
+		}
+		return WriteAudit(ctx, tx, actor, AuditEntry{
+			Action: "session.end", ResourceType: "user", ResourceID: userID.String(),
+			New: map[string]any{"ended": 1, "session": hash[:12]},
+		})
+	})
+}
+
+// DeleteExpiredSessions removes sessions past their absolute expiry or idle
+// for longer than idle, and returns how many it removed.
+func DeleteExpiredSessions(ctx context.Context, db bun.IDB, at time.Time, idle time.Duration) (int64, error) {
+	at = at.UTC().Truncate(time.Microsecond)
+	res, err := db.NewDelete().Model((*Session)(nil)).
+		WhereOr("expires_at <= ?", at).WhereOr("last_seen_at <= ?", at.Add(-idle)).Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("sessions: delete expired: %w", err)
+	}
+	return res.RowsAffected()
 }

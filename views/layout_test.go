@@ -9,6 +9,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/stretchr/testify/require"
 
+	"github.com/codex32/codex32/models"
 	"github.com/codex32/codex32/views"
 )
 
@@ -37,13 +38,22 @@ func TestLayoutShowsFlashesEscaped(t *testing.T) {
 
 func TestLayoutNavigationAndTitle(t *testing.T) {
 	t.Parallel()
-	d := render(t, views.Page{Title: "Dashboard", Active: "home", Version: "v9"})
+	admin := &models.User{Email: "a@b.test", Username: "a", Role: models.RoleAdmin, IsActive: true}
+	d := render(t, views.Page{Title: "Dashboard", Active: "home", Version: "v9", User: admin, CSRF: "tok"})
 	require.Equal(t, "Dashboard · Codex-32", d.Find("title").Text())
 	active := d.Find(`nav a[aria-current="page"]`)
 	require.Equal(t, "Dashboard", active.Text())
 	// Pages that do not exist yet are shown disabled, not linked to a 404.
 	disabled := d.Find(`nav [aria-disabled="true"]`)
-	require.Equal(t, len(views.Nav)-1, disabled.Length())
+	require.Equal(t, 3, disabled.Length())
+	require.Equal(t, 1, d.Find(`nav a[href="/admin/users"]`).Length(), "admins see Users")
+	require.Equal(t, `{"X-CSRF-Token":"tok"}`, d.Find("body").AttrOr("hx-headers", ""), "htmx sends the CSRF token")
+	require.Equal(t, "tok", d.Find(`form[action="/logout"] input[name="_csrf"]`).AttrOr("value", ""))
+
+	viewer := &models.User{Email: "v@b.test", Username: "v", Role: models.RoleViewer, IsActive: true}
+	d = render(t, views.Page{Title: "Dashboard", User: viewer})
+	require.Zero(t, d.Find(`nav a[href="/admin/users"]`).Length(), "viewers do not")
+	require.Zero(t, render(t, views.Page{}).Find("nav a, nav span").Length(), "signed out: no navigation")
 	require.Equal(t, "v9", d.Find(`[data-testid="version"]`).Text())
 	require.True(t, strings.HasPrefix(d.Find(`link[rel="stylesheet"]`).AttrOr("href", ""), "/static/css/app.css?v="))
 }

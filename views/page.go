@@ -2,12 +2,21 @@
 // they show as arguments; they never query anything.
 package views
 
+import (
+	"encoding/json"
+	"net/url"
+
+	"github.com/codex32/codex32/models"
+)
+
 // Page is what the layout needs from every handler.
 type Page struct {
 	Title   string
 	Active  string // the nav item to highlight, e.g. "home"
 	Flashes []Flash
 	Version string
+	User    *models.User // nil when signed out
+	CSRF    string       // the session's CSRF token
 }
 
 // FlashKind colours a flash message.
@@ -30,14 +39,39 @@ type Flash struct {
 type NavItem struct {
 	Key, Label, Href string
 	Enabled          bool
+	Needs            models.Permission // shown only to users who have it
 }
 
 // Nav is the header navigation.
 var Nav = []NavItem{
-	{Key: "home", Label: "Dashboard", Href: "/", Enabled: true},
-	{Key: "bots", Label: "Bots", Href: "/bots"},
-	{Key: "executions", Label: "Executions", Href: "/executions"},
-	{Key: "audit", Label: "Audit log", Href: "/audit"},
+	{Key: "home", Label: "Dashboard", Href: "/", Enabled: true, Needs: models.PermSignInHTML},
+	{Key: "bots", Label: "Bots", Href: "/bots", Needs: models.PermBotsRead},
+	{Key: "executions", Label: "Executions", Href: "/executions", Needs: models.PermBotsRead},
+	{Key: "audit", Label: "Audit log", Href: "/audit", Needs: models.PermAuditRead},
+	{Key: "users", Label: "Users", Href: "/admin/users", Enabled: true, Needs: models.PermUsersManage},
+}
+
+// visibleNav is the navigation for a user (none when signed out).
+func visibleNav(u *models.User) []NavItem {
+	var out []NavItem
+	for _, it := range Nav {
+		if u.Can(it.Needs) {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// htmxConfig locks htmx down (no eval, no inline scripts, same-origin
+// requests only, no page snapshots in localStorage) and lets 4xx/5xx
+// responses swap, so error messages the server retargets become visible.
+const htmxConfig = `{"allowEval":false,"allowScriptTags":false,"selfRequestsOnly":true,"includeIndicatorStyles":false,` +
+	`"historyCacheSize":0,"refreshOnHistoryMiss":true,` +
+	`"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},{"code":"[45]..","swap":true,"error":true}]}`
+
+func csrfHeaders(token string) string {
+	b, _ := json.Marshal(map[string]string{"X-CSRF-Token": token})
+	return string(b)
 }
 
 func flashClasses(k FlashKind) string {
@@ -57,3 +91,12 @@ func pageTitle(p Page) string {
 	}
 	return p.Title + " · Codex-32"
 }
+
+func displayName(u *models.User) string {
+	if u.Name != "" {
+		return u.Name
+	}
+	return u.Username
+}
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }

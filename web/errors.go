@@ -37,6 +37,9 @@ func errorHandler(opts Options) fiber.ErrorHandler {
 		if status >= 500 {
 			opts.Logger.Error("request failed", "path", c.Path(), "status", status, "err", err, "request_id", rid)
 		}
+		if ra := c.Response().Header.Peek(fiber.HeaderRetryAfter); status == http.StatusTooManyRequests && len(ra) == 0 {
+			c.Set(fiber.HeaderRetryAfter, "60")
+		}
 		if wantsJSON(c) {
 			return c.Status(status).JSON(fiber.Map{"error": msg, "status": status, "request_id": rid})
 		}
@@ -44,12 +47,32 @@ func errorHandler(opts Options) fiber.ErrorHandler {
 		switch status {
 		case http.StatusNotFound:
 			data.Heading, data.Message = "Page not found", "There is nothing at this address. It may have moved, or the link may be wrong."
+		case http.StatusForbidden:
+			data.Heading = "Not allowed"
+			if msg == "Forbidden" {
+				data.Message = "Your role does not allow this. Ask an administrator if you need it."
+			}
 		case http.StatusInternalServerError:
 			data.Heading, data.Message = "Something went wrong", "The error has been logged. Please try again; if it keeps happening, give your administrator the request ID below."
 		}
-		page := views.Page{Title: data.Heading, Version: opts.Version}
-		return Render(c, status, views.ErrorPage(page, data))
+		if IsHTMX(c) {
+			// Show the problem where the user is looking, not inside the
+			// fragment's target: a flash at the top of the page.
+			c.Set("HX-Retarget", "#flashes")
+			c.Set("HX-Reswap", "beforeend")
+			return Render(c, status, views.FlashMessage(views.Flash{Kind: views.FlashError, Message: data.Heading + ": " + data.Message}))
+		}
+		return Render(c, status, views.ErrorPage(NewPage(c, opts.Version, data.Heading, ""), data))
 	}
+}
+
+// NewPage fills the layout fields every page needs from the request.
+func NewPage(c *fiber.Ctx, version, title, active string) views.Page {
+	p := views.Page{Title: title, Active: active, Version: version, User: CurrentUser(c), CSRF: CSRFToken(c)}
+	if rs := Session(c); rs != nil {
+		p.Flashes = rs.TakeFlashes()
+	}
+	return p
 }
 
 // wantsJSON reports whether the client asked for JSON rather than a page.

@@ -1,9 +1,11 @@
 // Package web is Fiber plumbing only: the app with its middleware order,
-// error handler, static files and the Render helper.
+// error handler, sessions, CSRF, security headers, static files and the
+// Render helper.
 package web
 
 import (
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -13,16 +15,23 @@ import (
 
 // Options configure the app.
 type Options struct {
-	Logger     *slog.Logger
-	Version    string
-	Production bool
+	Logger  *slog.Logger
+	Version string
+	// Secure: served over https (HSTS).
+	Secure bool
+	// ClientIP resolves the client address (see ClientIP); default: the peer.
+	ClientIP func(*fiber.Ctx) string
 }
 
-// New returns a Fiber app with recovery, request ids, access logging, the
-// error pages and /static mounted. Handlers add their routes to it.
+// New returns a Fiber app with, in order: request id, access log, panic
+// recovery, client address, security headers, and /static. Handlers add
+// sessions and their routes.
 func New(opts Options) *fiber.App {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.ClientIP == nil {
+		opts.ClientIP = ClientIP(nil)
 	}
 	app := fiber.New(fiber.Config{
 		AppName:               "codex32",
@@ -34,6 +43,7 @@ func New(opts Options) *fiber.App {
 		BodyLimit:             4 << 20,
 	})
 	app.Use(requestid.New())
+	app.Use(StoreClientIP(opts.ClientIP))
 	app.Use(accessLog(opts.Logger))
 	app.Use(recover.New(recover.Config{
 		EnableStackTrace: true,
@@ -41,6 +51,7 @@ func New(opts Options) *fiber.App {
 			opts.Logger.Error("panic in handler", "panic", e, "path", c.Path(), "request_id", requestID(c))
 		},
 	}))
+	app.Use(SecurityHeaders(opts.Secure))
 	app.Get("/static/*", serveStatic)
 	return app
 }
@@ -63,14 +74,15 @@ func accessLog(log *slog.Logger) fiber.Handler {
 		}
 		level := slog.LevelInfo
 		path := c.Path()
-		if path == "/healthz" || path == "/readyz" || len(path) > 7 && path[:8] == "/static/" {
+		if path == "/healthz" || path == "/readyz" || strings.HasPrefix(path, "/static/") {
 			level = slog.LevelDebug
 		}
 		if status >= 500 {
 			level = slog.LevelError
 		}
+		// The query string is not logged: it may carry secrets (OAuth codes).
 		log.Log(c.UserContext(), level, "request",
-			"method", c.Method(), "path", path, "status", status,
+			"method", c.Method(), "path", path, "status", status, "ip", RequestIP(c),
 			"duration_ms", float64(time.Since(start).Microseconds())/1000, "request_id", requestID(c))
 		return err
 	}

@@ -51,6 +51,12 @@ Usage:
   codex32 migrate up             apply pending database migrations
   codex32 migrate down [N|--all] roll back the newest N migrations (default 1); --all removes every table
   codex32 migrate status         show applied and pending migrations
+  codex32 user create --email E --name N --role R [--password-stdin]
+                                 create an account (admin, user, viewer or api_user)
+  codex32 user set-role --email E --role R
+  codex32 user disable|enable --email E
+  codex32 user token --email E --name N --scopes read,write,execute [--expires 90d]
+                                 print a new API key for that user
   codex32 version                print the version
   codex32 help                   this text
 

@@ -116,7 +116,7 @@ func TestMigrateCommands(t *testing.T) {
 	env := dbEnv(t)
 	out, stderr, code := codex32(t, env, "migrate", "status")
 	require.Zero(t, code, stderr)
-	require.Contains(t, out, "version 0 of 1 (1 pending)")
+	require.Regexp(t, `version 0 of (\d+) \(\d+ pending\)`, out)
 	require.Contains(t, out, "pending  0001_init")
 
 	out, stderr, code = codex32(t, env, "migrate", "up")
@@ -129,14 +129,14 @@ func TestMigrateCommands(t *testing.T) {
 
 	out, stderr, code = codex32(t, env, "migrate", "status")
 	require.Zero(t, code, stderr)
-	require.Contains(t, out, "version 1 of 1 (current)")
+	require.Regexp(t, `version (\d+) of (\d+) \(current\)`, out)
 	require.Regexp(t, `job queue \(River\) schema: version (\d+) of \d+`, out)
 
 	out, stderr, code = codex32(t, env, "migrate", "down", "--all")
 	require.Zero(t, code, stderr)
 	require.Contains(t, out, "rolled back 0001_init")
 	out, _, _ = codex32(t, env, "migrate", "status")
-	require.Contains(t, out, "version 0 of 1")
+	require.Contains(t, out, "version 0 of ")
 	require.Contains(t, out, "job queue (River) schema: version 0 of")
 
 	out, stderr, code = codex32(t, env, "migrate", "up")
@@ -152,7 +152,7 @@ func TestServeRefusesSchemaBehindWithoutMigrate(t *testing.T) {
 	env["CODEX32_ADDR"] = "127.0.0.1:0"
 	_, stderr, code := codex32(t, env, "serve", "--migrate=false")
 	require.Equal(t, 1, code)
-	require.Contains(t, stderr, "database not ready: schema is at version 0 of 1: run codex32 migrate up")
+	require.Regexp(t, `database not ready: schema is at version 0 of \d+: run codex32 migrate up`, stderr)
 }
 
 func TestServeAnswersHealthAndReady(t *testing.T) {

@@ -10,10 +10,13 @@ import (
 	"net"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
+
 	"github.com/codex32/codex32/handlers"
 	"github.com/codex32/codex32/internal/config"
 	"github.com/codex32/codex32/migrations"
 	"github.com/codex32/codex32/models"
+	"github.com/codex32/codex32/web"
 )
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -57,10 +60,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan
 		return fmt.Errorf("database not ready: %w", err)
 	}
 
-	app := handlers.NewApp(handlers.Deps{
-		DB: db, Log: log, Version: version(), Production: cfg.Production(),
-		Schema: m,
-	})
+	app, err := buildApp(cfg, db, m, log)
+	if err != nil {
+		return err
+	}
+	go pruneLoop(ctx, db, cfg, log)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -90,6 +94,52 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan
 		return err
 	}
 	return nil
+}
+
+// buildApp wires the web application from the configuration.
+func buildApp(cfg *config.Config, db *models.DB, m *migrations.Migrator, log *slog.Logger) (*fiber.App, error) {
+	keys, err := sessionKeys(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	store, err := web.NewSessionStore(web.SessionConfig{
+		DB: db, Keys: keys, Secure: cfg.Secure(), Idle: cfg.SessionIdle, MaxAge: cfg.SessionMaxAge, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	sso, err := handlers.NewSSO(context.Background(), ssoConfig(cfg), log)
+	if err != nil {
+		return nil, err
+	}
+	return handlers.NewApp(handlers.Deps{
+		DB: db, Log: log, Version: version(), Schema: m, Sessions: store,
+		ClientIP: web.ClientIP(cfg.TrustedProxies), Secure: cfg.Secure(),
+		APIKeyMaxDays: cfg.APIKeyMaxDays, SSO: sso,
+	}), nil
+}
+
+// pruneLoop deletes expired sessions and old sign-in attempts every ten
+// minutes until ctx ends.
+func pruneLoop(ctx context.Context, db *models.DB, cfg *config.Config, log *slog.Logger) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		now := time.Now()
+		if n, err := models.DeleteExpiredSessions(ctx, db.Bun, now, cfg.SessionIdle); err != nil && ctx.Err() == nil {
+			log.Warn("prune expired sessions", "err", err)
+		} else if n > 0 {
+			log.Debug("pruned expired sessions", "count", n)
+		}
+		if _, err := models.DeleteOldLoginAttempts(ctx, db.Bun, now.Add(-30*24*time.Hour)); err != nil && ctx.Err() == nil {
+			log.Warn("prune sign-in attempts", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func openDatabase(ctx context.Context, cfg *config.Config, log *slog.Logger) (*models.DB, *migrations.Migrator, error) {

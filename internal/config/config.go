@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caarlos0/env/v11"
 	"github.com/joho/godotenv"
@@ -28,6 +30,30 @@ type Config struct {
 	LogLevel    string `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
 	LogFormat   string `env:"LOG_FORMAT" envDefault:"text" help:"text or json"`
 	AutoMigrate bool   `env:"CODEX32_AUTO_MIGRATE" envDefault:"true" help:"apply database migrations when serve starts (serve --migrate=false also turns it off)"`
+
+	BaseURL        string        `env:"CODEX32_BASE_URL" help:"public URL of this server, e.g. https://codex32.example.com (default http://localhost:PORT); https turns on secure cookies and HSTS"`
+	SessionSecret  []string      `env:"CODEX32_SESSION_SECRET" envSeparator:"," help:"comma-separated session signing keys, newest first, each at least 32 characters (old keys still verify); required in production"`
+	SessionIdle    time.Duration `env:"CODEX32_SESSION_IDLE_TIMEOUT" envDefault:"24h" help:"sign out after this long without a request"`
+	SessionMaxAge  time.Duration `env:"CODEX32_SESSION_MAX_AGE" envDefault:"168h" help:"sign out this long after sign-in, active or not"`
+	TrustedProxies []string      `env:"CODEX32_TRUSTED_PROXIES" envSeparator:"," help:"comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is believed"`
+
+	GoogleClientID     string `env:"GOOGLE_CLIENT_ID" help:"Google OAuth client id (enables \"Sign in with Google\")"`
+	GoogleClientSecret string `env:"GOOGLE_CLIENT_SECRET" help:"Google OAuth client secret"`
+	GitHubClientID     string `env:"GITHUB_CLIENT_ID" help:"GitHub OAuth app client id (enables \"Sign in with GitHub\")"`
+	GitHubClientSecret string `env:"GITHUB_CLIENT_SECRET" help:"GitHub OAuth app client secret"`
+	GitHubBaseURL      string `env:"GITHUB_BASE_URL" help:"GitHub Enterprise URL, e.g. https://github.example.com (default github.com)"`
+	OIDCIssuer         string `env:"OIDC_ISSUER" help:"OpenID Connect issuer URL (Keycloak, Okta, Dex, Azure AD…; enables the OIDC button)"`
+	OIDCClientID       string `env:"OIDC_CLIENT_ID" help:"OpenID Connect client id"`
+	OIDCClientSecret   string `env:"OIDC_CLIENT_SECRET" help:"OpenID Connect client secret"`
+	OIDCName           string `env:"OIDC_NAME" envDefault:"Single sign-on" help:"label of the OIDC sign-in button"`
+
+	AllowedEmailDomains []string `env:"CODEX32_ALLOWED_EMAIL_DOMAINS" envSeparator:"," help:"comma-separated email domains allowed to sign in with Google/OIDC (empty: any)"`
+	GitHubAllowedOrgs   []string `env:"CODEX32_GITHUB_ALLOWED_ORGS" envSeparator:"," help:"comma-separated GitHub organisations whose members may sign in with GitHub (empty: any)"`
+	Signup              string   `env:"CODEX32_SIGNUP" envDefault:"off" help:"off (only existing users sign in) or allowed-domains (SSO users who pass the domain/org rules get an account)"`
+	DefaultRole         string   `env:"CODEX32_DEFAULT_ROLE" envDefault:"viewer" help:"role of users created by SSO sign-up: viewer, user or api_user"`
+	AdminEmails         []string `env:"CODEX32_ADMIN_EMAILS" envSeparator:"," help:"comma-separated emails that SSO sign-in makes admin (verified emails only)"`
+	AccountLinking      bool     `env:"CODEX32_ACCOUNT_LINKING" envDefault:"false" help:"let a second sign-in provider attach to an existing account when both emails are verified"`
+	APIKeyMaxDays       int      `env:"CODEX32_API_KEY_MAX_DAYS" envDefault:"365" help:"longest lifetime, in days, an API key may be given"`
 
 	// Database is derived from DatabaseURL by Validate.
 	Database Database `env:"-"`
@@ -125,7 +151,93 @@ func (c *Config) Validate() error {
 		return &Error{Setting: "DATABASE_URL", Problem: err.Error()}
 	}
 	c.Database = db
+	return c.validateAuth()
+}
+
+// Secure reports whether the public URL is https (secure cookies, HSTS).
+func (c *Config) Secure() bool { return strings.HasPrefix(c.BaseURL, "https://") }
+
+func (c *Config) validateAuth() error {
+	if c.BaseURL == "" {
+		_, port, _ := net.SplitHostPort(c.Addr)
+		c.BaseURL = "http://localhost:" + port
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return &Error{Setting: "CODEX32_BASE_URL", Problem: fmt.Sprintf("%q is not an http(s) URL of the server's root, like https://codex32.example.com", c.BaseURL)}
+	}
+	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
+	for i, k := range c.SessionSecret {
+		c.SessionSecret[i] = strings.TrimSpace(k)
+		if len(c.SessionSecret[i]) < 32 {
+			return &Error{Setting: "CODEX32_SESSION_SECRET", Problem: fmt.Sprintf("key %d is shorter than 32 characters (generate one with: openssl rand -hex 32)", i+1)}
+		}
+	}
+	if c.Production() && len(c.SessionSecret) == 0 {
+		return &Error{Setting: "CODEX32_SESSION_SECRET", Problem: "is required when CODEX32_ENV=production (generate one with: openssl rand -hex 32)"}
+	}
+	if c.SessionIdle < time.Minute {
+		return &Error{Setting: "CODEX32_SESSION_IDLE_TIMEOUT", Problem: "must be at least 1m"}
+	}
+	if c.SessionMaxAge < c.SessionIdle {
+		return &Error{Setting: "CODEX32_SESSION_MAX_AGE", Problem: "must be at least CODEX32_SESSION_IDLE_TIMEOUT"}
+	}
+	for _, p := range c.TrustedProxies {
+		p = strings.TrimSpace(p)
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				return &Error{Setting: "CODEX32_TRUSTED_PROXIES", Problem: fmt.Sprintf("%q is not an IP address or CIDR", p)}
+			}
+		}
+	}
+	pairs := []struct{ name, id, secret string }{
+		{"GOOGLE_CLIENT", c.GoogleClientID, c.GoogleClientSecret},
+		{"GITHUB_CLIENT", c.GitHubClientID, c.GitHubClientSecret},
+	}
+	for _, p := range pairs {
+		if (p.id == "") != (p.secret == "") {
+			return &Error{Setting: p.name + "_ID/" + p.name + "_SECRET", Problem: "set both or neither"}
+		}
+	}
+	if (c.OIDCIssuer == "") != (c.OIDCClientID == "") || (c.OIDCClientID == "") != (c.OIDCClientSecret == "") {
+		return &Error{Setting: "OIDC_ISSUER/OIDC_CLIENT_ID/OIDC_CLIENT_SECRET", Problem: "set all three or none"}
+	}
+	for _, raw := range []struct{ name, v string }{{"OIDC_ISSUER", c.OIDCIssuer}, {"GITHUB_BASE_URL", c.GitHubBaseURL}} {
+		if raw.v == "" {
+			continue
+		}
+		if u, err := url.Parse(raw.v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &Error{Setting: raw.name, Problem: fmt.Sprintf("%q is not an http(s) URL", raw.v)}
+		}
+	}
+	switch c.Signup {
+	case "off", "allowed-domains":
+	default:
+		return &Error{Setting: "CODEX32_SIGNUP", Problem: fmt.Sprintf("%q is not off or allowed-domains", c.Signup)}
+	}
+	switch c.DefaultRole {
+	case "viewer", "user", "api_user":
+	default:
+		return &Error{Setting: "CODEX32_DEFAULT_ROLE", Problem: fmt.Sprintf("%q is not viewer, user or api_user (admin is granted only by CODEX32_ADMIN_EMAILS)", c.DefaultRole)}
+	}
+	c.AllowedEmailDomains = lowerAll(c.AllowedEmailDomains, "@")
+	c.AdminEmails = lowerAll(c.AdminEmails, "")
+	c.GitHubAllowedOrgs = lowerAll(c.GitHubAllowedOrgs, "")
+	if c.APIKeyMaxDays < 1 || c.APIKeyMaxDays > 3650 {
+		return &Error{Setting: "CODEX32_API_KEY_MAX_DAYS", Problem: "must be from 1 to 3650"}
+	}
 	return nil
+}
+
+func lowerAll(in []string, trimPrefix string) []string {
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		s = strings.ToLower(strings.TrimPrefix(strings.TrimSpace(s), trimPrefix))
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Production reports whether CODEX32_ENV=production.

@@ -12,6 +12,7 @@ import (
 	"github.com/codex32/codex32/handlers"
 	"github.com/codex32/codex32/migrations"
 	"github.com/codex32/codex32/models"
+	"github.com/codex32/codex32/web"
 )
 
 // App is the real application wired the way main wires it, on a fresh
@@ -20,18 +21,78 @@ type App struct {
 	Fiber    *fiber.App
 	DB       *models.DB
 	Migrator *migrations.Migrator
+	Sessions *web.SessionStore
+	Clock    *Clock
 }
 
+// AppOption changes how NewApp builds the app.
+type AppOption func(*appOptions)
+
+type appOptions struct {
+	freshInstance bool
+	sso           *handlers.SSOConfig
+	secure        bool
+	proxies       []string
+	idle, maxAge  time.Duration
+	beforeBuild   func(db *models.DB)
+}
+
+// FreshInstance leaves first-run setup to be done (by default it is done).
+func FreshInstance() AppOption { return func(o *appOptions) { o.freshInstance = true } }
+
+// WithSSO enables single sign-on providers.
+func WithSSO(cfg handlers.SSOConfig) AppOption { return func(o *appOptions) { o.sso = &cfg } }
+
+// Secure pretends the app is served over https.
+func Secure() AppOption { return func(o *appOptions) { o.secure = true } }
+
+// TrustedProxies sets CODEX32_TRUSTED_PROXIES.
+func TrustedProxies(p ...string) AppOption { return func(o *appOptions) { o.proxies = p } }
+
+// SessionTimeouts sets the idle and absolute session timeouts.
+func SessionTimeouts(idle, maxAge time.Duration) AppOption {
+	return func(o *appOptions) { o.idle, o.maxAge = idle, maxAge }
+}
+
+// TestSessionKey is the session signing key tests use.
+const TestSessionKey = "test-session-key-0123456789abcdef0123456789"
+
 // NewApp builds the app on a fresh, migrated database.
-func NewApp(t testing.TB) *App {
+func NewApp(t testing.TB, opts ...AppOption) *App {
 	t.Helper()
+	o := appOptions{idle: 24 * time.Hour, maxAge: 7 * 24 * time.Hour}
+	for _, f := range opts {
+		f(&o)
+	}
 	db := NewDB(t)
 	m, err := migrations.New(db, nil)
 	if err != nil {
 		t.Fatalf("testutil: migrator: %v", err)
 	}
-	app := handlers.NewApp(handlers.Deps{DB: db, Log: Logger(t), Version: "test", Schema: m})
-	return &App{Fiber: app, DB: db, Migrator: m}
+	if !o.freshInstance {
+		if err := models.MarkSetupDone(context.Background(), db.Bun); err != nil {
+			t.Fatalf("testutil: mark setup done: %v", err)
+		}
+	}
+	clock := NewClock()
+	log := Logger(t)
+	store, err := web.NewSessionStore(web.SessionConfig{
+		DB: db, Keys: [][]byte{[]byte(TestSessionKey)}, Secure: o.secure, Idle: o.idle, MaxAge: o.maxAge, Log: log, Now: clock.Now,
+	})
+	if err != nil {
+		t.Fatalf("testutil: sessions: %v", err)
+	}
+	var sso *handlers.SSO
+	if o.sso != nil {
+		if sso, err = handlers.NewSSO(context.Background(), *o.sso, log); err != nil {
+			t.Fatalf("testutil: sso: %v", err)
+		}
+	}
+	app := handlers.NewApp(handlers.Deps{
+		DB: db, Log: log, Version: "test", Schema: m, Sessions: store, ClientIP: web.ClientIP(o.proxies),
+		Secure: o.secure, APIKeyMaxDays: 365, SSO: sso, Now: clock.Now,
+	})
+	return &App{Fiber: app, DB: db, Migrator: m, Sessions: store, Clock: clock}
 }
 
 // Do sends a request through the app in memory (no network) and returns the response.
@@ -53,6 +114,12 @@ func (a *App) Serve(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("testutil: listen: %v", err)
 	}
+	return a.ServeOn(t, ln)
+}
+
+// ServeOn serves the app on ln (for tests that must know the address first).
+func (a *App) ServeOn(t testing.TB, ln net.Listener) string {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- a.Fiber.Listener(ln) }()
 	base := "http://" + ln.Addr().String()
@@ -63,7 +130,6 @@ func (a *App) Serve(t testing.TB) string {
 			t.Logf("testutil: server stopped: %v", err)
 		}
 	})
-	// Wait until it answers.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for {

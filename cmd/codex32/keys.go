@@ -1,0 +1,53 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/codex32/codex32/internal/config"
+)
+
+// sessionKeys returns the session signing keys: CODEX32_SESSION_SECRET, or
+// in development a key generated once and kept in the data directory.
+func sessionKeys(cfg *config.Config, log *slog.Logger) ([][]byte, error) {
+	if len(cfg.SessionSecret) > 0 {
+		keys := make([][]byte, len(cfg.SessionSecret))
+		for i, k := range cfg.SessionSecret {
+			keys[i] = []byte(k)
+		}
+		return keys, nil
+	}
+	path := filepath.Join(cfg.DataDir, "session.key")
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		key := strings.TrimSpace(string(b))
+		if len(key) < 32 {
+			return nil, fmt.Errorf("session key file %s is too short; delete it to generate a new one", path)
+		}
+		log.Warn("using the development session key from the data directory; set CODEX32_SESSION_SECRET in production", "file", path)
+		return [][]byte{[]byte(key)}, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("read session key: %w", err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	key := hex.EncodeToString(raw)
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write session key: %w", err)
+	}
+	log.Warn("generated a development session key in the data directory; set CODEX32_SESSION_SECRET in production", "file", path)
+	return [][]byte{[]byte(key)}, nil
+}

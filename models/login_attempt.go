@@ -1,0 +1,101 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+)
+
+// LoginAttempt records one sign-in attempt (never the password).
+type LoginAttempt struct {
+	bun.BaseModel `bun:"table:login_attempts,alias:la"`
+
+	ID        uuid.UUID  `bun:"id,pk,type:uuid"`
+	Email     string     `bun:"email,notnull"` // lower-cased as typed
+	UserID    *uuid.UUID `bun:"user_id,type:uuid"`
+	IP        string     `bun:"ip,notnull"`
+	UserAgent string     `bun:"user_agent,notnull"`
+	Method    string     `bun:"method,notnull"` // "password" or a provider name
+	Success   bool       `bun:"success,notnull"`
+	Reason    string     `bun:"reason,notnull"` // why it failed
+	CreatedAt time.Time  `bun:"created_at,notnull"`
+}
+
+// Reasons a sign-in attempt failed. Only ReasonBadCredentials counts
+// towards throttling.
+const (
+	ReasonBadCredentials = "bad_credentials"
+	ReasonDisabled       = "disabled"
+	ReasonAPIOnly        = "api_only"
+	ReasonThrottled      = "throttled"
+	ReasonRejected       = "rejected"
+)
+
+// RecordLoginAttempt stores the attempt and its audit row in one transaction.
+func RecordLoginAttempt(ctx context.Context, db bun.IDB, a *LoginAttempt) error {
+	a.ID = NewID()
+	a.Email = strings.ToLower(strings.TrimSpace(truncate(a.Email, 254)))
+	a.UserAgent = truncate(a.UserAgent, 500)
+	if a.Method == "" {
+		a.Method = "password"
+	}
+	a.CreatedAt = now()
+	action, rtype, rid := "auth.login_failed", "login", a.Email
+	if a.Success {
+		action = "auth.login"
+	}
+	if a.UserID != nil {
+		rtype, rid = "user", a.UserID.String()
+	}
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(a).Exec(ctx); err != nil {
+			return fmt.Errorf("login attempts: record: %w", err)
+		}
+		actor := Actor{UserID: a.UserID, Label: a.Email, IP: a.IP, UserAgent: a.UserAgent}
+		return WriteAudit(ctx, tx, actor, AuditEntry{
+			Action: action, ResourceType: rtype, ResourceID: rid,
+			New: map[string]any{"email": a.Email, "method": a.Method, "success": a.Success, "reason": a.Reason},
+		})
+	})
+}
+
+// RecentFailures counts bad-credential failures since `since` for an email
+// (when email != "") or an IP (when ip != ""), and returns the time of the
+// oldest one counted (for Retry-After).
+func RecentFailures(ctx context.Context, db bun.IDB, email, ip string, since time.Time) (int, time.Time, error) {
+	var row struct {
+		N      int        `bun:"n"`
+		Oldest *time.Time `bun:"oldest"`
+	}
+	q := db.NewSelect().Model((*LoginAttempt)(nil)).ColumnExpr("count(*) AS n").ColumnExpr("min(la.created_at) AS oldest").
+		Where("la.success = ?", false).Where("la.reason = ?", ReasonBadCredentials).
+		Where("la.created_at > ?", since.UTC().Truncate(time.Microsecond))
+	if email != "" {
+		q = q.Where("la.email = ?", strings.ToLower(strings.TrimSpace(email)))
+	}
+	if ip != "" {
+		q = q.Where("la.ip = ?", ip)
+	}
+	if err := q.Scan(ctx, &row); err != nil {
+		return 0, time.Time{}, fmt.Errorf("login attempts: count: %w", err)
+	}
+	var oldest time.Time
+	if row.Oldest != nil {
+		oldest = *row.Oldest
+	}
+	return row.N, oldest, nil
+}
+
+// DeleteOldLoginAttempts removes attempts older than before (the audit log
+// keeps the permanent record).
+func DeleteOldLoginAttempts(ctx context.Context, db bun.IDB, before time.Time) (int64, error) {
+	res, err := db.NewDelete().Model((*LoginAttempt)(nil)).Where("created_at < ?", before.UTC()).Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("login attempts: prune: %w", err)
+	}
+	return res.RowsAffected()
+}

@@ -1,0 +1,60 @@
+package web
+
+import (
+	"crypto/subtle"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+const keyCSRF = "csrf"
+
+// CSRFFormField and CSRFHeader carry the token: forms post a hidden field,
+// htmx sends the header (set once on <body hx-headers>).
+const (
+	CSRFFormField = "_csrf"
+	CSRFHeader    = "X-CSRF-Token"
+)
+
+// CSRFToken returns the session's CSRF token, creating it if needed.
+func CSRFToken(c *fiber.Ctx) string {
+	rs := Session(c)
+	if rs == nil {
+		return ""
+	}
+	if t := rs.Get(keyCSRF); t != "" {
+		return t
+	}
+	t, err := randomToken(32)
+	if err != nil {
+		return ""
+	}
+	rs.Set(keyCSRF, t)
+	return t
+}
+
+// ErrCSRF is the answer to a state-changing request without a valid token.
+var ErrCSRF = fiber.NewError(fiber.StatusForbidden, "The form has expired or did not come from this site. Reload the page and try again.")
+
+// CSRF refuses POST, PUT, PATCH and DELETE requests whose token (form field
+// or header) does not match the session's. GET never changes anything.
+func CSRF() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		switch c.Method() {
+		case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
+			return c.Next()
+		}
+		rs := Session(c)
+		want := ""
+		if rs != nil {
+			want = rs.Get(keyCSRF)
+		}
+		got := c.Get(CSRFHeader)
+		if got == "" {
+			got = c.FormValue(CSRFFormField)
+		}
+		if want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+			return ErrCSRF
+		}
+		return c.Next()
+	}
+}
