@@ -32,10 +32,19 @@ func (h *handler) showSetup(c *fiber.Ctx) error {
 
 func (h *handler) createSetup(c *fiber.Ctx) error {
 	d := views.SetupData{Email: strings.TrimSpace(c.FormValue("email")), Name: strings.TrimSpace(c.FormValue("name")), Errors: views.FormErrors{}}
-	if d.Name == "" {
-		d.Errors["name"] = "is required"
+	u := &models.User{Email: d.Email, Username: strings.Split(d.Email, "@")[0], Name: d.Name, Role: models.RoleAdmin}
+	// Report every problem at once: the fields, the name, the password.
+	if fields, ok := validationFields(u.Validate()); ok {
+		for k, v := range fields {
+			d.Errors[k] = capitalise(v)
+		}
 	}
-	u := &models.User{Email: d.Email, Username: strings.Split(d.Email, "@")[0], Name: d.Name}
+	if d.Name == "" {
+		d.Errors["name"] = "Is required"
+	}
+	if msg := models.CheckPasswordPolicy(c.FormValue("password"), d.Email); msg != "" {
+		d.Errors["password"] = capitalise(msg)
+	}
 	if len(d.Errors) == 0 {
 		err := models.CreateFirstAdmin(c.UserContext(), h.DB.Bun, web.Actor(c), u, c.FormValue("password"))
 		var ve *models.ValidationError

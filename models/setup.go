@@ -71,14 +71,16 @@ func CreateFirstAdmin(ctx context.Context, db bun.IDB, actor Actor, u *User, pas
 	})
 }
 
-// markSetupDone inserts the marker; a duplicate means someone was first.
+// markSetupDone inserts the marker; if it is already there, someone was
+// first (ON CONFLICT keeps the transaction usable on Postgres).
 func markSetupDone(ctx context.Context, tx bun.Tx) error {
 	row := &InstanceSetting{Key: settingSetupDone, Value: now().Format("2006-01-02T15:04:05.999999Z07:00"), UpdatedAt: now()}
-	if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
-		if mapped := mapErr(err); mapped != err {
-			return ErrSetupDone
-		}
+	res, err := tx.NewInsert().Model(row).On("CONFLICT (key) DO NOTHING").Exec(ctx)
+	if err != nil {
 		return fmt.Errorf("setup: mark done: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrSetupDone
 	}
 	return nil
 }

@@ -50,10 +50,10 @@ func TestLayoutNavigationAndTitle(t *testing.T) {
 	require.Equal(t, `{"X-CSRF-Token":"tok"}`, d.Find("body").AttrOr("hx-headers", ""), "htmx sends the CSRF token")
 	require.Equal(t, "tok", d.Find(`form[action="/logout"] input[name="_csrf"]`).AttrOr("value", ""))
 
+	require.Equal(t, "v9", d.Find(`[data-testid="version"]`).Text())
 	viewer := &models.User{Email: "v@b.test", Username: "v", Role: models.RoleViewer, IsActive: true}
 	d = render(t, views.Page{Title: "Dashboard", User: viewer})
 	require.Zero(t, d.Find(`nav a[href="/admin/users"]`).Length(), "viewers do not")
 	require.Zero(t, render(t, views.Page{}).Find("nav a, nav span").Length(), "signed out: no navigation")
-	require.Equal(t, "v9", d.Find(`[data-testid="version"]`).Text())
 	require.True(t, strings.HasPrefix(d.Find(`link[rel="stylesheet"]`).AttrOr("href", ""), "/static/css/app.css?v="))
 }

@@ -1,0 +1,97 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/codex32/codex32/internal/testutil"
+	"github.com/codex32/codex32/models"
+	"github.com/codex32/codex32/web"
+)
+
+func newStore(t *testing.T, db *models.DB, keys ...string) *web.SessionStore {
+	t.Helper()
+	bk := make([][]byte, len(keys))
+	for i, k := range keys {
+		bk[i] = []byte(k)
+	}
+	s, err := web.NewSessionStore(web.SessionConfig{DB: db, Keys: bk, Idle: time.Hour, MaxAge: 24 * time.Hour})
+	require.NoError(t, err)
+	return s
+}
+
+const (
+	oldKey = "old-session-key-0123456789abcdef0123456789"
+	newKey = "new-session-key-0123456789abcdef0123456789"
+)
+
+// save stores a session with a value under store s and returns its cookie.
+func save(t *testing.T, s *web.SessionStore) *http.Cookie {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	sess, err := s.New(r, s.CookieName())
+	require.NoError(t, err)
+	require.True(t, sess.IsNew)
+	sess.Values["hello"] = "world"
+	w := httptest.NewRecorder()
+	require.NoError(t, s.Save(r, w, sess))
+	cookies := w.Result().Cookies()
+	require.Len(t, cookies, 1)
+	c := cookies[0]
+	require.True(t, c.HttpOnly)
+	require.Equal(t, http.SameSiteLaxMode, c.SameSite)
+	require.Equal(t, "/", c.Path)
+	return c
+}
+
+func load(t *testing.T, s *web.SessionStore, c *http.Cookie) (string, bool) {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.AddCookie(c)
+	sess, err := s.New(r, s.CookieName())
+	require.NoError(t, err)
+	v, _ := sess.Values["hello"].(string)
+	return v, !sess.IsNew
+}
+
+func TestSessionKeyRotation(t *testing.T) {
+	t.Parallel()
+	db := testutil.NewDB(t)
+	c := save(t, newStore(t, db, oldKey))
+
+	v, ok := load(t, newStore(t, db, newKey, oldKey), c)
+	require.True(t, ok, "a cookie signed with the previous key still verifies after rotation")
+	require.Equal(t, "world", v)
+
+	_, ok = load(t, newStore(t, db, newKey), c)
+	require.False(t, ok, "once the old key is retired its cookies are refused")
+
+	// New cookies are signed with the newest key.
+	c2 := save(t, newStore(t, db, newKey, oldKey))
+	_, ok = load(t, newStore(t, db, newKey), c2)
+	require.True(t, ok)
+}
+
+func TestSessionCookieIsOnlyASignedID(t *testing.T) {
+	t.Parallel()
+	db := testutil.NewDB(t)
+	s := newStore(t, db, oldKey)
+	c := save(t, s)
+	require.NotContains(t, c.Value, "world", "data stays on the server")
+
+	tampered := *c
+	tampered.Value = c.Value[:len(c.Value)-2] + "AA"
+	_, ok := load(t, s, &tampered)
+	require.False(t, ok, "a tampered cookie is refused")
+
+	// The row is keyed by a hash of the id, never the id itself.
+	var rows []models.Session
+	require.NoError(t, db.Bun.NewSelect().Model(&rows).Scan(context.Background()))
+	require.Len(t, rows, 1)
+	require.Len(t, rows[0].IDHash, 64)
+}
