@@ -43,13 +43,24 @@ func TestDatabaseURLForms(t *testing.T) {
 func TestInvalidSettingsNameTheSetting(t *testing.T) {
 	t.Parallel()
 	cases := map[string]map[string]string{
-		"DATABASE_URL":         {"DATABASE_URL": "mysql://x"},
-		"CODEX32_ADDR":         {"CODEX32_ADDR": "nope"},
-		"CODEX32_ENV":          {"CODEX32_ENV": "staging"},
-		"LOG_LEVEL":            {"LOG_LEVEL": "loud"},
-		"LOG_FORMAT":           {"LOG_FORMAT": "xml"},
-		"CODEX32_AUTO_MIGRATE": {"CODEX32_AUTO_MIGRATE": "maybe"},
-		"CODEX32_DATA_DIR":     {"CODEX32_DATA_DIR": " "},
+		"DATABASE_URL":                                  {"DATABASE_URL": "mysql://x"},
+		"CODEX32_ADDR":                                  {"CODEX32_ADDR": "nope"},
+		"CODEX32_ENV":                                   {"CODEX32_ENV": "staging"},
+		"LOG_LEVEL":                                     {"LOG_LEVEL": "loud"},
+		"LOG_FORMAT":                                    {"LOG_FORMAT": "xml"},
+		"CODEX32_AUTO_MIGRATE":                          {"CODEX32_AUTO_MIGRATE": "maybe"},
+		"CODEX32_DATA_DIR":                              {"CODEX32_DATA_DIR": " "},
+		"CODEX32_BASE_URL":                              {"CODEX32_BASE_URL": "ftp://example.com"},
+		"CODEX32_SESSION_SECRET":                        {"CODEX32_SESSION_SECRET": "too-short"},
+		"CODEX32_SESSION_IDLE_TIMEOUT":                  {"CODEX32_SESSION_IDLE_TIMEOUT": "10s"},
+		"CODEX32_SESSION_MAX_AGE":                       {"CODEX32_SESSION_IDLE_TIMEOUT": "2h", "CODEX32_SESSION_MAX_AGE": "1h"},
+		"CODEX32_TRUSTED_PROXIES":                       {"CODEX32_TRUSTED_PROXIES": "10.0.0.0/8,not-an-ip"},
+		"GOOGLE_CLIENT_ID/GOOGLE_CLIENT_SECRET":         {"GOOGLE_CLIENT_ID": "id-only"},
+		"OIDC_ISSUER/OIDC_CLIENT_ID/OIDC_CLIENT_SECRET": {"OIDC_ISSUER": "https://idp.example.com"},
+		"OIDC_ISSUER":                                   {"OIDC_ISSUER": "idp.example.com", "OIDC_CLIENT_ID": "a", "OIDC_CLIENT_SECRET": "b"},
+		"CODEX32_SIGNUP":                                {"CODEX32_SIGNUP": "everyone"},
+		"CODEX32_DEFAULT_ROLE":                          {"CODEX32_DEFAULT_ROLE": "admin"},
+		"CODEX32_API_KEY_MAX_DAYS":                      {"CODEX32_API_KEY_MAX_DAYS": "0"},
 	}
 	for setting, environ := range cases {
 		_, err := config.FromEnv(environ)
@@ -83,4 +94,35 @@ func TestREADMEDocumentsEverySetting(t *testing.T) {
 	for _, s := range config.Settings() {
 		require.Contains(t, string(readme), "`"+s.Name+"`", "README's configuration table lists %s", s.Name)
 	}
+}
+
+func TestProductionNeedsASessionSecret(t *testing.T) {
+	t.Parallel()
+	_, err := config.FromEnv(map[string]string{"CODEX32_ENV": "production"})
+	var ce *config.Error
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, "CODEX32_SESSION_SECRET", ce.Setting)
+
+	cfg, err := config.FromEnv(map[string]string{"CODEX32_ENV": "production",
+		"CODEX32_SESSION_SECRET": "new-key-0123456789abcdef0123456789abcdef, old-key-0123456789abcdef0123456789abcdef",
+		"CODEX32_BASE_URL":       "https://codex32.example.com/"})
+	require.NoError(t, err)
+	require.Len(t, cfg.SessionSecret, 2, "rotation: several keys")
+	require.True(t, cfg.Secure())
+	require.Equal(t, "https://codex32.example.com", cfg.BaseURL)
+}
+
+func TestAuthSettingsAreNormalised(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.FromEnv(map[string]string{"CODEX32_ADDR": "127.0.0.1:9000",
+		"CODEX32_ALLOWED_EMAIL_DOMAINS": " Example.COM, @corp.example ", "CODEX32_ADMIN_EMAILS": "Boss@Example.com",
+		"CODEX32_GITHUB_ALLOWED_ORGS": "Acme"})
+	require.NoError(t, err)
+	require.Equal(t, "http://localhost:9000", cfg.BaseURL, "default base URL follows the port")
+	require.False(t, cfg.Secure())
+	require.Equal(t, []string{"example.com", "corp.example"}, cfg.AllowedEmailDomains)
+	require.Equal(t, []string{"boss@example.com"}, cfg.AdminEmails)
+	require.Equal(t, []string{"acme"}, cfg.GitHubAllowedOrgs)
+	require.Equal(t, "off", cfg.Signup)
+	require.Equal(t, "viewer", cfg.DefaultRole)
 }
