@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/codex32/codex32/handlers"
 	"github.com/codex32/codex32/internal/testutil"
 	"github.com/codex32/codex32/models"
 )
@@ -319,4 +320,34 @@ func TestLoginRedirectsBackButNeverOffSite(t *testing.T) {
 		r = c2.Post("/login", url.Values{"email": {u.Email}, "password": {testutil.TestPassword}, "next": {evil}})
 		require.Equal(t, "/", r.Header.Get("Location"), evil)
 	}
+}
+
+func TestSSOButtonsShowOnlyForConfiguredProviders(t *testing.T) {
+	t.Parallel()
+	d := testutil.NewApp(t).Client(t).Get("/login").Doc(t)
+	require.Zero(t, d.Find(`[data-testid^="sso-"]`).Length())
+
+	a := testutil.NewApp(t, testutil.WithSSO(handlers.SSOConfig{
+		BaseURL: "http://localhost:8080",
+		Google:  &handlers.OAuthClient{ID: "g", Secret: "s"},
+		OIDC:    &handlers.OAuthClient{ID: "o", Secret: "s"}, OIDCIssuer: "http://127.0.0.1:1", OIDCName: "Acme SSO",
+	}))
+	d = a.Client(t).Get("/login?next=/profile").Doc(t)
+	require.Equal(t, 2, d.Find(`[data-testid^="sso-"]`).Length())
+	require.Contains(t, d.Find(`[data-testid="sso-oidc"]`).Text(), "Acme SSO")
+	require.Equal(t, "/auth/google/login?next=%2Fprofile", d.Find(`[data-testid="sso-google"]`).AttrOr("href", ""))
+	require.Zero(t, d.Find(`[data-testid="sso-github"]`).Length())
+}
+
+func TestSSOProviderDownShowsAClearError(t *testing.T) {
+	t.Parallel()
+	a := testutil.NewApp(t, testutil.WithSSO(handlers.SSOConfig{
+		BaseURL: "http://localhost:8080",
+		OIDC:    &handlers.OAuthClient{ID: "o", Secret: "s"}, OIDCIssuer: "http://127.0.0.1:1", OIDCName: "Acme SSO",
+	}))
+	c := a.Client(t)
+	r := c.Get("/auth/oidc/login")
+	require.Equal(t, http.StatusBadGateway, r.StatusCode)
+	require.Contains(t, r.Body, "Acme SSO cannot be reached right now")
+	require.Equal(t, http.StatusNotFound, c.Get("/auth/nope/login").StatusCode)
 }
