@@ -54,7 +54,7 @@ func TestUsersPageChangesRolesAndProtectsTheLastAdmin(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, models.RoleUser, got.Role)
 	require.Contains(t, c.Get("/admin/users").Doc(t).Find(`[data-testid="flash"]`).Text(), "is now user")
-	require.Equal(t, 1, countRows(t, a, "audit_logs", "action = ? AND resource_id = ?", "user.set_role", u.ID.String()))
+	require.Equal(t, 1, countRows(t, a, "audit_logs", "action = ? AND resource_id = ?", "user.role.change", u.ID.String()))
 
 	r = c.Post("/admin/users/"+u.ID.String()+"/role", url.Values{"role": {"superuser"}})
 	require.Equal(t, http.StatusSeeOther, r.StatusCode)

@@ -78,7 +78,7 @@ func SetUserRole(ctx context.Context, db bun.IDB, actor Actor, id uuid.UUID, rol
 	if !role.Valid() {
 		return nil, &ValidationError{Fields: map[string]string{"role": fmt.Sprintf("must be one of %v", Roles)}}
 	}
-	return updateUser(ctx, db, actor, id, "user.set_role", false, func(tx bun.Tx, u *User) ([]string, error) {
+	return updateUser(ctx, db, actor, id, "user.role.change", false, func(tx bun.Tx, u *User) ([]string, error) {
 		if u.Role == RoleAdmin && role != RoleAdmin {
 			if err := ensureAnotherAdmin(ctx, tx, u.ID); err != nil {
 				return nil, err
@@ -109,7 +109,7 @@ func SetUserActive(ctx context.Context, db bun.IDB, actor Actor, id uuid.UUID, a
 // SetUserPassword checks the policy, stores the new hash and ends every
 // session of the user (the caller starts a fresh one if it is the user).
 func SetUserPassword(ctx context.Context, db bun.IDB, actor Actor, id uuid.UUID, password string) (*User, error) {
-	return updateUser(ctx, db, actor, id, "user.set_password", true, func(tx bun.Tx, u *User) ([]string, error) {
+	return updateUser(ctx, db, actor, id, "user.password.change", true, func(tx bun.Tx, u *User) ([]string, error) {
 		if msg := CheckPasswordPolicy(password, u.Email); msg != "" {
 			return nil, &ValidationError{Fields: map[string]string{"password": msg}}
 		}
