@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/PuerkitoBio/goquery"
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/require"
 
@@ -19,13 +18,6 @@ import (
 	"github.com/codex32/codex32/migrations"
 	"github.com/codex32/codex32/models"
 )
-
-func doc(t *testing.T, resp *http.Response) *goquery.Document {
-	t.Helper()
-	d, err := goquery.NewDocumentFromReader(resp.Body)
-	require.NoError(t, err)
-	return d
-}
 
 func jsonBody(t *testing.T, resp *http.Response) map[string]any {
 	t.Helper()

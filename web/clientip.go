@@ -39,7 +39,12 @@ func ClientIP(trusted []string) func(*fiber.Ctx) string {
 		if len(prefixes) == 0 || !isTrusted(remote) {
 			return remote.String()
 		}
-		hops := strings.Split(c.Get(fiber.HeaderXForwardedFor), ",")
+		// A proxy may append its own header line rather than extend the
+		// client's: all lines together are one list.
+		var hops []string
+		for _, v := range c.Request().Header.PeekAll(fiber.HeaderXForwardedFor) {
+			hops = append(hops, strings.Split(string(v), ",")...)
+		}
 		for i := len(hops) - 1; i >= 0; i-- {
 			a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
 			if err != nil {

@@ -1,0 +1,837 @@
+package handlers_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/codex32/codex32/internal/testutil"
+	"github.com/codex32/codex32/models"
+	"github.com/codex32/codex32/web"
+)
+
+// The roles of the route × role matrix. "anonymous" is a visitor who never
+// signed in; api_user accounts cannot sign in to the pages, so their column
+// is a visitor whose sign-in was refused.
+const (
+	asAnonymous = "anonymous"
+	asViewer    = "viewer"
+	asUser      = "user"
+	asAPIUser   = "api_user"
+	asAdmin     = "admin"
+)
+
+var matrixRoles = []string{asAnonymous, asViewer, asUser, asAPIUser, asAdmin}
+
+// statuses is the expected status code per role.
+type statuses map[string]int
+
+func want5(anonymous, viewer, user, apiUser, admin int) statuses {
+	return statuses{asAnonymous: anonymous, asViewer: viewer, asUser: user, asAPIUser: apiUser, asAdmin: admin}
+}
+
+func wantAll(code int) statuses { return want5(code, code, code, code, code) }
+
+const (
+	s200 = http.StatusOK
+	s201 = http.StatusCreated
+	s303 = http.StatusSeeOther
+	s401 = http.StatusUnauthorized
+	s403 = http.StatusForbidden
+	s404 = http.StatusNotFound
+	s422 = http.StatusUnprocessableEntity
+)
+
+// accessPasswordHash is TestPassword hashed once: argon2id is slow on purpose,
+// and the matrix creates a fresh account per request.
+var accessPasswordHash = sync.OnceValues(func() (string, error) { return models.HashPassword(testutil.TestPassword) })
+
+// accessUser inserts an active user with role whose password is TestPassword.
+func accessUser(t *testing.T, db *models.DB, role models.Role) *models.User {
+	t.Helper()
+	h, err := accessPasswordHash()
+	require.NoError(t, err)
+	name := fmt.Sprintf("%s-%s", role, uuid.NewString()[:8])
+	u := &models.User{Email: name + "@example.test", Username: name, Name: "Test " + string(role), Role: role, IsActive: true, PasswordHash: &h}
+	require.NoError(t, models.CreateUser(context.Background(), db.Bun, models.SystemActor("test"), u))
+	return u
+}
+
+// accessKey creates an API key for u and returns the plaintext key.
+func accessKey(t *testing.T, db *models.DB, u *models.User, scopes ...string) (string, *models.APIKey) {
+	t.Helper()
+	k := &models.APIKey{UserID: u.ID, Name: "test key", Scopes: scopes}
+	plain, err := models.CreateAPIKey(context.Background(), db.Bun, models.SystemActor("test"), k)
+	require.NoError(t, err)
+	return plain, k
+}
+
+// accessSessionRow stores a signed-in session of u (as if from another browser)
+// and returns its hash.
+func accessSessionRow(t *testing.T, db *models.DB, u *models.User) string {
+	t.Helper()
+	now := time.Now()
+	s := &models.Session{IDHash: models.HashSessionID(uuid.NewString()), UserID: &u.ID, Data: []byte("{}"),
+		IP: "192.0.2.10", UserAgent: "another browser", CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}
+	require.NoError(t, models.SaveSession(context.Background(), db.Bun, s))
+	return s.IDHash
+}
+
+// accessPost posts form exactly as given (no CSRF token added) with extra headers.
+func accessPost(c *testutil.Client, path string, form url.Values, header http.Header) *testutil.Response {
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	return c.Do(req)
+}
+
+func accessGet(c *testutil.Client, path string, header http.Header) *testutil.Response {
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	return c.Do(req)
+}
+
+// matrixEnv is one request's world: a client for the role and the records
+// the request's path and form refer to.
+type matrixEnv struct {
+	t      *testing.T
+	a      *testutil.App
+	c      *testutil.Client
+	role   string
+	me     *models.User // the requester's account (nil for anonymous)
+	target *models.User // another user: the subject of admin routes
+}
+
+// signedIn reports whether the role's client holds a signed-in session.
+func (e *matrixEnv) signedIn() bool { return e.role != asAnonymous && e.role != asAPIUser }
+
+// ownKey is a key of the requester (of the target user when there is no account).
+func (e *matrixEnv) ownKey() string {
+	owner := e.me
+	if owner == nil {
+		owner = e.target
+	}
+	_, k := accessKey(e.t, e.a.DB, owner, models.ScopeRead)
+	return k.ID.String()
+}
+
+func (e *matrixEnv) othersKey() string {
+	_, k := accessKey(e.t, e.a.DB, e.target, models.ScopeRead)
+	return k.ID.String()
+}
+
+// otherSession is another session of the requester (a random hash when there is no account).
+func (e *matrixEnv) otherSession() string {
+	if e.me == nil {
+		return models.HashSessionID(uuid.NewString())
+	}
+	return accessSessionRow(e.t, e.a.DB, e.me)
+}
+
+func newMatrixEnv(t *testing.T, a *testutil.App, role string) *matrixEnv {
+	t.Helper()
+	e := &matrixEnv{t: t, a: a, c: a.Client(t), role: role, target: testutil.CreateUser(t, a.DB, models.RoleViewer)}
+	switch role {
+	case asAnonymous:
+		require.Equal(t, s200, e.c.Get("/login").StatusCode) // a session and its CSRF token
+	case asAPIUser:
+		// The real sign-in is refused: the client stays anonymous.
+		e.me = accessUser(t, a.DB, models.RoleAPIUser)
+		require.Equal(t, s200, e.c.Get("/login").StatusCode)
+		r := e.c.Post("/login", url.Values{"email": {e.me.Email}, "password": {testutil.TestPassword}})
+		require.Equal(t, s403, r.StatusCode, r.Body)
+		msg := r.Doc(t).Find(`[data-testid="form-error"]`).Text()
+		require.Contains(t, msg, "This account is for programs")
+		require.Contains(t, msg, "API key")
+		require.Empty(t, r.Header.Get("Location"))
+		require.NotEmpty(t, e.c.CSRF)
+	default:
+		e.me = accessUser(t, a.DB, models.Role(role))
+		e.c.Login(e.me.Email, testutil.TestPassword)
+		require.NotEmpty(t, e.c.CSRF)
+	}
+	return e
+}
+
+// routeCase is one row of the matrix: a registered route, a concrete
+// request to it, and the status each role gets.
+type routeCase struct {
+	method, route string // exactly as registered
+	variant       string // what the concrete request is, when a route has several rows
+	path          func(e *matrixEnv) string
+	form          func(e *matrixEnv) url.Values
+	want          statuses
+	// public: no h.require, so a visitor is not sent to /login.
+	public bool
+	// loc is the Location of a 303 that is not a redirect to sign in.
+	loc string
+}
+
+func (rc routeCase) title() string {
+	s := rc.method + " " + rc.route
+	if rc.variant != "" {
+		s += " (" + rc.variant + ")"
+	}
+	return s
+}
+
+func fixedPath(p string) func(*matrixEnv) string { return func(*matrixEnv) string { return p } }
+
+// routeCases is every route the app registers (HEAD and /static/* aside).
+// TestRouteRoleMatrix fails when a registered route is missing here.
+func routeCases() []routeCase {
+	randomID := func(*matrixEnv) string { return uuid.NewString() }
+	targetPath := func(suffix string) func(e *matrixEnv) string {
+		return func(e *matrixEnv) string { return "/admin/users/" + e.target.ID.String() + suffix }
+	}
+	randomUserPath := func(suffix string) func(e *matrixEnv) string {
+		return func(*matrixEnv) string { return "/admin/users/" + uuid.NewString() + suffix }
+	}
+	const newPassword = "Lighthouse-Quantum-Zebra-7193"
+	cases := []routeCase{
+		// Probes and the API: no session at all.
+		{method: "GET", route: "/healthz", public: true, want: wantAll(s200)},
+		{method: "GET", route: "/readyz", public: true, want: wantAll(s200)},
+		{method: "GET", route: "/api/v1/me", variant: "no key; a session cookie is not enough", public: true, want: wantAll(s401)},
+
+		// First run is over (testutil.NewApp marks setup done): /setup is gone.
+		{method: "GET", route: "/setup", public: true, want: wantAll(s404)},
+		{method: "POST", route: "/setup", public: true, want: wantAll(s404), form: func(*matrixEnv) url.Values {
+			return url.Values{"email": {"second-admin@example.test"}, "name": {"Second"}, "password": {newPassword}}
+		}},
+
+		// Signing in and out.
+		{method: "GET", route: "/login", public: true, want: want5(s200, s303, s303, s200, s303), loc: "/"},
+		{method: "POST", route: "/login", variant: "valid credentials of another user", public: true, want: wantAll(s303), loc: "/",
+			form: func(e *matrixEnv) url.Values {
+				u := accessUser(e.t, e.a.DB, models.RoleViewer)
+				return url.Values{"email": {u.Email}, "password": {testutil.TestPassword}}
+			}},
+		{method: "POST", route: "/logout", public: true, want: wantAll(s303), loc: "/login"},
+		{method: "GET", route: "/auth/:provider/login", variant: "no SSO configured", path: fixedPath("/auth/google/login"), public: true, want: wantAll(s404)},
+		{method: "GET", route: "/auth/:provider/callback", variant: "no SSO configured", path: fixedPath("/auth/google/callback?code=c&state=s"), public: true, want: wantAll(s404)},
+
+		// Pages every signed-in role may use.
+		{method: "GET", route: "/", want: want5(s303, s200, s200, s303, s200)},
+		{method: "GET", route: "/settings/api-keys", want: want5(s303, s200, s200, s303, s200)},
+		{method: "POST", route: "/settings/api-keys", variant: "valid", want: want5(s303, s201, s201, s303, s201),
+			form: func(*matrixEnv) url.Values {
+				return url.Values{"name": {"ci"}, "days": {"30"}, "scopes": {models.ScopeRead}}
+			}},
+		{method: "POST", route: "/settings/api-keys", variant: "invalid: no name, 0 days", want: want5(s303, s422, s422, s303, s422),
+			form: func(*matrixEnv) url.Values {
+				return url.Values{"name": {""}, "days": {"0"}, "scopes": {models.ScopeRead}}
+			}},
+		{method: "POST", route: "/settings/api-keys/:id/revoke", variant: "own key", want: wantAll(s303), loc: "/settings/api-keys",
+			path: func(e *matrixEnv) string { return "/settings/api-keys/" + e.ownKey() + "/revoke" }},
+		{method: "POST", route: "/settings/api-keys/:id/revoke", variant: "another user's key is not found", want: want5(s303, s404, s404, s303, s404),
+			path: func(e *matrixEnv) string { return "/settings/api-keys/" + e.othersKey() + "/revoke" }},
+		{method: "POST", route: "/settings/api-keys/:id/revoke", variant: "unknown id", want: want5(s303, s404, s404, s303, s404),
+			path: func(e *matrixEnv) string { return "/settings/api-keys/" + randomID(e) + "/revoke" }},
+		{method: "POST", route: "/settings/api-keys/:id/revoke", variant: "malformed id", want: want5(s303, s404, s404, s303, s404),
+			path: fixedPath("/settings/api-keys/not-a-uuid/revoke")},
+		{method: "GET", route: "/profile", want: want5(s303, s200, s200, s303, s200)},
+		{method: "POST", route: "/profile/password", variant: "valid", want: wantAll(s303), loc: "/profile",
+			form: func(*matrixEnv) url.Values {
+				return url.Values{"current_password": {testutil.TestPassword}, "new_password": {newPassword}}
+			}},
+		{method: "POST", route: "/profile/password", variant: "wrong current password", want: want5(s303, s422, s422, s303, s422),
+			form: func(*matrixEnv) url.Values {
+				return url.Values{"current_password": {"not my password"}, "new_password": {newPassword}}
+			}},
+		{method: "POST", route: "/profile/sessions/end-others", want: wantAll(s303), loc: "/profile"},
+		{method: "POST", route: "/profile/sessions/:hash/end", variant: "another of my sessions", want: wantAll(s303), loc: "/profile",
+			path: func(e *matrixEnv) string { return "/profile/sessions/" + e.otherSession() + "/end" }},
+		{method: "POST", route: "/profile/sessions/:hash/end", variant: "unknown session", want: want5(s303, s404, s404, s303, s404),
+			path: func(*matrixEnv) string { return "/profile/sessions/" + models.HashSessionID(uuid.NewString()) + "/end" }},
+
+		// Administration: admins only.
+		{method: "GET", route: "/admin/users", want: want5(s303, s403, s403, s303, s200)},
+	}
+	for _, action := range []struct {
+		suffix string
+		form   url.Values
+	}{
+		{"/role", url.Values{"role": {string(models.RoleUser)}}},
+		{"/disable", nil},
+		{"/enable", nil},
+		{"/sessions/end", nil},
+	} {
+		form := func(*matrixEnv) url.Values {
+			f := url.Values{}
+			for k, v := range action.form {
+				f[k] = append([]string(nil), v...)
+			}
+			return f
+		}
+		route := "/admin/users/:id" + action.suffix
+		cases = append(cases,
+			routeCase{method: "POST", route: route, variant: "another user", path: targetPath(action.suffix), form: form,
+				want: want5(s303, s403, s403, s303, s303), loc: "/admin/users"},
+			routeCase{method: "POST", route: route, variant: "unknown user", path: randomUserPath(action.suffix), form: form,
+				want: want5(s303, s403, s403, s303, s404)},
+		)
+	}
+	return cases
+}
+
+func TestRouteRoleMatrix(t *testing.T) {
+	t.Parallel()
+	cases := routeCases()
+	listed := map[string]bool{}
+	for _, rc := range cases {
+		listed[rc.method+" "+rc.route] = true
+		for _, role := range matrixRoles {
+			_, ok := rc.want[role]
+			require.True(t, ok, "%s: no expectation for %s", rc.title(), role)
+		}
+		require.Equal(t, rc.want[asAnonymous], rc.want[asAPIUser], "%s: api_user cannot sign in, so it gets what anonymous gets", rc.title())
+	}
+
+	a := testutil.NewApp(t)
+	registered := map[string]bool{}
+	for _, r := range a.Fiber.GetRoutes(true) {
+		if r.Method == http.MethodHead || r.Path == "/static/*" {
+			continue
+		}
+		key := r.Method + " " + r.Path
+		registered[key] = true
+		if !listed[key] {
+			t.Errorf("route %s is not in the role matrix: add it to routeCases in access_test.go", key)
+		}
+	}
+	for key := range listed {
+		if !registered[key] {
+			t.Errorf("the role matrix lists %s, which the app does not register", key)
+		}
+	}
+
+	for _, role := range matrixRoles {
+		t.Run(role, func(t *testing.T) {
+			t.Parallel()
+			a := testutil.NewApp(t)
+			for _, rc := range cases {
+				t.Run(rc.title(), func(t *testing.T) {
+					t.Parallel()
+					checkRouteCase(t, a, role, rc)
+				})
+			}
+		})
+	}
+
+	t.Run("api keys", func(t *testing.T) {
+		t.Parallel()
+		testAPIMe(t, a)
+	})
+}
+
+func checkRouteCase(t *testing.T, a *testutil.App, role string, rc routeCase) {
+	e := newMatrixEnv(t, a, role)
+	path := rc.route
+	if rc.path != nil {
+		path = rc.path(e)
+	}
+	var resp *testutil.Response
+	switch rc.method {
+	case http.MethodGet:
+		resp = e.c.Get(path)
+	case http.MethodPost:
+		var form url.Values
+		if rc.form != nil {
+			form = rc.form(e)
+		}
+		resp = e.c.Post(path, form) // with the session's CSRF token
+	default:
+		t.Fatalf("no driver for method %s", rc.method)
+	}
+	want := rc.want[role]
+	require.Equal(t, want, resp.StatusCode, "%s %s as %s\n%s", rc.method, path, role, resp.Body)
+
+	loc := resp.Header.Get("Location")
+	switch {
+	case resp.StatusCode != s303:
+		require.Empty(t, loc)
+	case !rc.public && !e.signedIn():
+		// Sent to sign in; a GET comes back to where it was going.
+		wantLoc := "/login"
+		if rc.method == http.MethodGet && path != "/" {
+			wantLoc += "?next=" + url.QueryEscape(path)
+		}
+		require.Equal(t, wantLoc, loc)
+	default:
+		require.NotEmpty(t, rc.loc, "%s: a 303 needs an expected Location", rc.title())
+		require.Equal(t, rc.loc, loc)
+	}
+
+	isHTML := strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html")
+	switch resp.StatusCode {
+	case s200, s201, s422, s403, s404:
+		if strings.HasPrefix(path, "/healthz") || strings.HasPrefix(path, "/readyz") || strings.HasPrefix(path, "/api/") {
+			require.Contains(t, resp.Header.Get("Content-Type"), "application/json")
+			break
+		}
+		require.True(t, isHTML, "a page: %s", resp.Header.Get("Content-Type"))
+		if resp.StatusCode == s403 || resp.StatusCode == s404 {
+			d := resp.Doc(t)
+			require.Equal(t, fmt.Sprint(resp.StatusCode), d.Find(`[data-testid="error-status"]`).Text())
+			if resp.StatusCode == s403 {
+				require.Contains(t, d.Find(`[data-testid="error-page"]`).Text(), "Your role does not allow this")
+			}
+		}
+	}
+}
+
+// testAPIMe is /api/v1/me with API keys (Authorization: Bearer) of every role.
+func testAPIMe(t *testing.T, a *testutil.App) {
+	apiGet := func(t *testing.T, path, key string) (*http.Response, map[string]any) {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp := a.Do(t, req)
+		require.Contains(t, resp.Header.Get("Content-Type"), "application/json")
+		return resp, jsonBody(t, resp)
+	}
+	for _, role := range []models.Role{models.RoleViewer, models.RoleUser, models.RoleAPIUser, models.RoleAdmin} {
+		t.Run(string(role), func(t *testing.T) {
+			t.Parallel()
+			u := testutil.CreateUser(t, a.DB, role)
+			key, k := accessKey(t, a.DB, u, models.ScopeRead)
+			resp, body := apiGet(t, "/api/v1/me", key)
+			require.Equal(t, s200, resp.StatusCode, body)
+			user, _ := body["user"].(map[string]any)
+			require.Equal(t, u.ID.String(), user["id"])
+			require.Equal(t, string(role), user["role"])
+			gotKey, _ := body["key"].(map[string]any)
+			require.Equal(t, k.ID.String(), gotKey["id"])
+			require.Equal(t, []any{models.ScopeRead}, gotKey["scopes"])
+			require.NotContains(t, fmt.Sprint(body), key, "the key itself is never echoed")
+		})
+	}
+	t.Run("disabled user", func(t *testing.T) {
+		t.Parallel()
+		u := testutil.CreateUser(t, a.DB, models.RoleUser)
+		key, _ := accessKey(t, a.DB, u, models.ScopeRead)
+		_, err := models.SetUserActive(context.Background(), a.DB.Bun, models.SystemActor("test"), u.ID, false)
+		require.NoError(t, err)
+		resp, body := apiGet(t, "/api/v1/me", key)
+		require.Equal(t, s401, resp.StatusCode)
+		require.Contains(t, body["error"], "disabled")
+	})
+	t.Run("no key", func(t *testing.T) {
+		t.Parallel()
+		resp, body := apiGet(t, "/api/v1/me", "")
+		require.Equal(t, s401, resp.StatusCode)
+		require.Equal(t, `Bearer realm="codex32"`, resp.Header.Get("WWW-Authenticate"))
+		require.EqualValues(t, 401, body["status"])
+	})
+	t.Run("revoked key", func(t *testing.T) {
+		t.Parallel()
+		u := testutil.CreateUser(t, a.DB, models.RoleUser)
+		key, k := accessKey(t, a.DB, u, models.ScopeRead)
+		require.NoError(t, models.RevokeAPIKey(context.Background(), a.DB.Bun, models.SystemActor("test"), u.ID, k.ID))
+		resp, _ := apiGet(t, "/api/v1/me", key)
+		require.Equal(t, s401, resp.StatusCode)
+	})
+	t.Run("key without the read scope", func(t *testing.T) {
+		t.Parallel()
+		u := testutil.CreateUser(t, a.DB, models.RoleUser)
+		key, _ := accessKey(t, a.DB, u, models.ScopeWrite)
+		resp, _ := apiGet(t, "/api/v1/me", key)
+		require.Equal(t, s403, resp.StatusCode)
+	})
+	t.Run("key in the query string", func(t *testing.T) {
+		t.Parallel()
+		u := testutil.CreateUser(t, a.DB, models.RoleUser)
+		key, _ := accessKey(t, a.DB, u, models.ScopeRead)
+		resp, _ := apiGet(t, "/api/v1/me?api_key="+key, "")
+		require.Equal(t, s401, resp.StatusCode)
+	})
+	t.Run("forged key", func(t *testing.T) {
+		t.Parallel()
+		resp, _ := apiGet(t, "/api/v1/me", "c32_"+strings.Repeat("a", 38))
+		require.Equal(t, s401, resp.StatusCode)
+	})
+}
+
+func TestCSRF(t *testing.T) {
+	t.Parallel()
+	apiKeyForm := func() url.Values {
+		return url.Values{"name": {"from csrf test"}, "days": {"30"}, "scopes": {models.ScopeRead}}
+	}
+	keysOf := func(t *testing.T, a *testutil.App, u *models.User) []*models.APIKey {
+		keys, err := models.ListAPIKeys(context.Background(), a.DB.Bun, u.ID)
+		require.NoError(t, err)
+		return keys
+	}
+	// refused checks a 403 CSRF answer: an HTML page saying why.
+	refused := func(t *testing.T, r *testutil.Response) {
+		t.Helper()
+		require.Equal(t, s403, r.StatusCode, r.Body)
+		require.Equal(t, "text/html; charset=utf-8", r.Header.Get("Content-Type"))
+		d := r.Doc(t)
+		require.Equal(t, "403", d.Find(`[data-testid="error-status"]`).Text())
+		require.Contains(t, d.Find(`[data-testid="error-page"]`).Text(), web.ErrCSRF.Message)
+	}
+	stillSignedIn := func(t *testing.T, c *testutil.Client) {
+		t.Helper()
+		require.Equal(t, s200, c.Get("/").StatusCode)
+	}
+
+	t.Run("no token: nothing is created", func(t *testing.T) {
+		t.Parallel()
+		a, c, u := signedIn(t, models.RoleUser)
+		refused(t, accessPost(c, "/settings/api-keys", apiKeyForm(), nil))
+		require.Empty(t, keysOf(t, a, u))
+		stillSignedIn(t, c)
+	})
+	t.Run("no token: logout does not sign out", func(t *testing.T) {
+		t.Parallel()
+		_, c, _ := signedIn(t, models.RoleViewer)
+		refused(t, accessPost(c, "/logout", url.Values{}, nil))
+		stillSignedIn(t, c)
+	})
+	t.Run("wrong token", func(t *testing.T) {
+		t.Parallel()
+		a, c, u := signedIn(t, models.RoleUser)
+		f := apiKeyForm()
+		f.Set("_csrf", "wrong")
+		refused(t, accessPost(c, "/settings/api-keys", f, nil))
+		refused(t, accessPost(c, "/settings/api-keys", apiKeyForm(), http.Header{web.CSRFHeader: {"wrong"}}))
+		// A real token, but of another session.
+		other := a.Client(t)
+		other.Get("/login")
+		require.NotEmpty(t, other.CSRF)
+		require.NotEqual(t, c.CSRF, other.CSRF)
+		f.Set("_csrf", other.CSRF)
+		refused(t, accessPost(c, "/settings/api-keys", f, nil))
+		refused(t, accessPost(c, "/logout", url.Values{"_csrf": {other.CSRF}}, nil))
+		require.Empty(t, keysOf(t, a, u))
+		stillSignedIn(t, c)
+	})
+	t.Run("token in the X-CSRF-Token header", func(t *testing.T) {
+		t.Parallel()
+		a, c, u := signedIn(t, models.RoleUser)
+		hdr := http.Header{web.CSRFHeader: {c.CSRF}}
+		r := accessPost(c, "/settings/api-keys", apiKeyForm(), hdr)
+		require.Equal(t, s201, r.StatusCode, r.Body)
+		require.Len(t, keysOf(t, a, u), 1)
+
+		// htmx sends it the same way (hx-headers on <body>).
+		hx := http.Header{web.CSRFHeader: {c.CSRF}, "Hx-Request": {"true"}}
+		r = accessPost(c, "/logout", url.Values{}, hx)
+		require.Equal(t, http.StatusNoContent, r.StatusCode, r.Body)
+		require.Equal(t, "/login", r.Header.Get("HX-Redirect"))
+		require.Equal(t, s303, c.Get("/").StatusCode, "signed out")
+	})
+	t.Run("the page's hx-headers carry the token", func(t *testing.T) {
+		t.Parallel()
+		_, c, _ := signedIn(t, models.RoleViewer)
+		raw, ok := c.Get("/").Doc(t).Find("body").Attr("hx-headers")
+		require.True(t, ok)
+		var h map[string]string
+		require.NoError(t, json.Unmarshal([]byte(raw), &h))
+		require.NotEmpty(t, h[web.CSRFHeader])
+		require.Equal(t, c.CSRF, h[web.CSRFHeader])
+	})
+	t.Run("anonymous sign-in without a token", func(t *testing.T) {
+		t.Parallel()
+		a := testutil.NewApp(t)
+		u := accessUser(t, a.DB, models.RoleUser)
+		c := a.Client(t)
+		c.Get("/login")
+		refused(t, accessPost(c, "/login", url.Values{"email": {u.Email}, "password": {testutil.TestPassword}}, nil))
+		require.Equal(t, s303, c.Get("/").StatusCode, "not signed in")
+		n, err := a.DB.Bun.NewSelect().Model((*models.LoginAttempt)(nil)).Count(context.Background())
+		require.NoError(t, err)
+		require.Zero(t, n, "a refused form is not a sign-in attempt")
+	})
+	t.Run("no session at all", func(t *testing.T) {
+		t.Parallel()
+		a := testutil.NewApp(t)
+		c := a.Client(t)
+		refused(t, accessPost(c, "/logout", url.Values{"_csrf": {"anything"}}, nil))
+	})
+}
+
+var cspNonceRE = regexp.MustCompile(`'nonce-([^']+)'`)
+
+// checkPageSecurity asserts the security headers and the page's script and
+// htmx lock-down, and returns the CSP nonce.
+func checkPageSecurity(t *testing.T, r *testutil.Response, secure bool) string {
+	t.Helper()
+	csp := r.Header.Get("Content-Security-Policy")
+	for _, d := range []string{"object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "default-src 'self'", "form-action 'self'"} {
+		require.Contains(t, csp, d)
+	}
+	require.NotContains(t, csp, "unsafe-inline")
+	require.NotContains(t, csp, "unsafe-eval")
+	m := cspNonceRE.FindAllStringSubmatch(csp, -1)
+	require.NotEmpty(t, m, csp)
+	nonce := m[0][1]
+	for _, mm := range m {
+		require.Equal(t, nonce, mm[1], "one nonce per response")
+	}
+	require.GreaterOrEqual(t, len(nonce), 16)
+	require.Equal(t, "nosniff", r.Header.Get("X-Content-Type-Options"))
+	require.Contains(t, []string{"same-origin", "no-referrer", "strict-origin", "strict-origin-when-cross-origin"}, r.Header.Get("Referrer-Policy"))
+	require.Equal(t, "DENY", r.Header.Get("X-Frame-Options"))
+	require.Contains(t, r.Header.Get("Cache-Control"), "no-store")
+	if secure {
+		require.Contains(t, r.Header.Get("Strict-Transport-Security"), "max-age=")
+	} else {
+		require.Empty(t, r.Header.Get("Strict-Transport-Security"), "no HSTS over plain http")
+	}
+
+	d := r.Doc(t)
+	cfg, ok := d.Find(`meta[name="htmx-config"]`).Attr("content")
+	require.True(t, ok, "htmx-config meta")
+	var hc map[string]any
+	require.NoError(t, json.Unmarshal([]byte(cfg), &hc))
+	require.Equal(t, false, hc["allowEval"])
+	require.Equal(t, false, hc["allowScriptTags"])
+	require.Equal(t, true, hc["selfRequestsOnly"])
+
+	scripts := d.Find("script")
+	require.Positive(t, scripts.Length())
+	for i := range scripts.Length() {
+		got, _ := scripts.Eq(i).Attr("nonce")
+		require.Equal(t, nonce, got, "script %d carries the response's nonce", i)
+	}
+	styles := d.Find("style")
+	for i := range styles.Length() {
+		got, _ := styles.Eq(i).Attr("nonce")
+		require.Equal(t, nonce, got, "style %d carries the response's nonce", i)
+	}
+	return nonce
+}
+
+// setCookieNamed returns the Set-Cookie of the session cookie in r.
+func setCookieNamed(t *testing.T, r *testutil.Response, name string) *http.Cookie {
+	t.Helper()
+	for _, ck := range r.Cookies() {
+		if ck.Name == name {
+			return ck
+		}
+	}
+	t.Fatalf("no %s cookie in %q", name, r.Header.Values("Set-Cookie"))
+	return nil
+}
+
+func checkSessionCookie(t *testing.T, ck *http.Cookie, secure bool) {
+	t.Helper()
+	require.True(t, ck.HttpOnly, "HttpOnly")
+	require.Equal(t, http.SameSiteLaxMode, ck.SameSite, "SameSite=Lax")
+	require.Equal(t, "/", ck.Path)
+	require.Empty(t, ck.Domain, "host-only")
+	require.Equal(t, secure, ck.Secure, "Secure")
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
+	for _, secure := range []bool{false, true} {
+		name := "http"
+		var opts []testutil.AppOption
+		cookieName := "codex32_session"
+		if secure {
+			name, cookieName = "https", "__Host-codex32_session"
+			opts = append(opts, testutil.Secure())
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			a := testutil.NewApp(t, opts...)
+			admin := accessUser(t, a.DB, models.RoleAdmin)
+			viewer := accessUser(t, a.DB, models.RoleViewer)
+
+			anon := a.Client(t)
+			r := anon.Get("/login")
+			require.Equal(t, s200, r.StatusCode)
+			checkSessionCookie(t, setCookieNamed(t, r, cookieName), secure)
+			for _, raw := range r.Header.Values("Set-Cookie") {
+				require.Contains(t, raw, "HttpOnly")
+				require.Contains(t, raw, "SameSite=Lax")
+			}
+			nonces := map[string]string{"GET /login (anonymous)": checkPageSecurity(t, r, secure)}
+
+			// Signing in sets a new session cookie with the same attributes.
+			r = anon.Post("/login", url.Values{"email": {admin.Email}, "password": {testutil.TestPassword}})
+			require.Equal(t, s303, r.StatusCode, r.Body)
+			checkSessionCookie(t, setCookieNamed(t, r, cookieName), secure)
+			if secure {
+				require.Contains(t, r.Header.Get("Strict-Transport-Security"), "max-age=")
+			} else {
+				require.Empty(t, r.Header.Get("Strict-Transport-Security"))
+			}
+			ac := anon // now the admin
+
+			vc := a.Client(t)
+			vc.Login(viewer.Email, testutil.TestPassword)
+
+			pages := []struct {
+				name   string
+				c      *testutil.Client
+				path   string
+				status int
+			}{
+				{"GET / (admin)", ac, "/", s200},
+				{"GET /profile (admin)", ac, "/profile", s200},
+				{"GET /settings/api-keys (admin)", ac, "/settings/api-keys", s200},
+				{"GET /admin/users (admin)", ac, "/admin/users", s200},
+				{"404 page", ac, "/no/such/page", s404},
+				{"403 page", vc, "/admin/users", s403},
+				{"GET /login again (anonymous)", a.Client(t), "/login", s200},
+			}
+			for _, p := range pages {
+				r := p.c.Get(p.path)
+				require.Equal(t, p.status, r.StatusCode, p.name)
+				require.Equal(t, "text/html; charset=utf-8", r.Header.Get("Content-Type"), p.name)
+				nonce := checkPageSecurity(t, r, secure)
+				for other, n := range nonces {
+					require.NotEqual(t, n, nonce, "%s and %s share a nonce", p.name, other)
+				}
+				nonces[p.name] = nonce
+			}
+
+			// The cookie is set no differently when signing out.
+			r = ac.Post("/logout", nil)
+			require.Equal(t, s303, r.StatusCode)
+			checkSessionCookie(t, setCookieNamed(t, r, cookieName), secure)
+		})
+	}
+}
+
+func TestHTMX(t *testing.T) {
+	t.Parallel()
+	hx := http.Header{"Hx-Request": {"true"}}
+
+	t.Run("signed out: 401 with HX-Redirect, no login form", func(t *testing.T) {
+		t.Parallel()
+		a := testutil.NewApp(t)
+		c := a.Client(t)
+		for path, want := range map[string]string{"/": "/login", "/profile": "/login?next=%2Fprofile"} {
+			r := accessGet(c, path, hx)
+			require.Equal(t, s401, r.StatusCode, path)
+			require.Equal(t, want, r.Header.Get("HX-Redirect"), path)
+			require.Empty(t, r.Header.Get("Location"), path)
+			require.LessOrEqual(t, len(strings.TrimSpace(r.Body)), len("Unauthorized"), "empty-ish body: %q", r.Body)
+			require.NotContains(t, r.Body, "<form")
+			require.NotContains(t, r.Body, "login-form")
+		}
+	})
+
+	t.Run("forbidden POST: a flash fragment retargeted to #flashes", func(t *testing.T) {
+		t.Parallel()
+		a, c, _ := signedIn(t, models.RoleViewer)
+		target := testutil.CreateUser(t, a.DB, models.RoleUser)
+		h := http.Header{"Hx-Request": {"true"}, web.CSRFHeader: {c.CSRF}}
+		r := accessPost(c, "/admin/users/"+target.ID.String()+"/disable", url.Values{}, h)
+		require.Equal(t, s403, r.StatusCode, r.Body)
+		require.Equal(t, "#flashes", r.Header.Get("HX-Retarget"))
+		require.Equal(t, "beforeend", r.Header.Get("HX-Reswap"))
+		require.Contains(t, r.Header.Get("Content-Type"), "text/html")
+		d := r.Doc(t)
+		require.Equal(t, 1, d.Find(`[data-testid="flash"]`).Length(), r.Body)
+		require.Contains(t, d.Find(`[data-testid="flash"]`).Text(), "Not allowed")
+		require.NotContains(t, r.Body, "<html")
+		require.NotContains(t, r.Body, "<body")
+		require.Zero(t, d.Find(`[data-testid="header"]`).Length(), "not a full page")
+		got, err := models.UserByID(context.Background(), a.DB.Bun, target.ID)
+		require.NoError(t, err)
+		require.True(t, got.IsActive, "nothing changed")
+	})
+
+	t.Run("forbidden GET: a flash fragment too", func(t *testing.T) {
+		t.Parallel()
+		_, c, _ := signedIn(t, models.RoleUser)
+		r := accessGet(c, "/admin/users", hx)
+		require.Equal(t, s403, r.StatusCode)
+		require.Equal(t, "#flashes", r.Header.Get("HX-Retarget"))
+		require.Equal(t, 1, r.Doc(t).Find(`[data-testid="flash"]`).Length())
+		require.NotContains(t, r.Body, "<html")
+	})
+
+	t.Run("allowed POST: 204 with HX-Redirect", func(t *testing.T) {
+		t.Parallel()
+		a, c, _ := signedIn(t, models.RoleAdmin)
+		target := testutil.CreateUser(t, a.DB, models.RoleUser)
+		h := http.Header{"Hx-Request": {"true"}, web.CSRFHeader: {c.CSRF}}
+		r := accessPost(c, "/admin/users/"+target.ID.String()+"/disable", url.Values{}, h)
+		require.Equal(t, http.StatusNoContent, r.StatusCode, r.Body)
+		require.Equal(t, "/admin/users", r.Header.Get("HX-Redirect"))
+		got, err := models.UserByID(context.Background(), a.DB.Bun, target.ID)
+		require.NoError(t, err)
+		require.False(t, got.IsActive)
+		// The flash waits for the next full page.
+		require.Contains(t, c.Get("/admin/users").Doc(t).Find(`[data-testid="flash"]`).Text(), "has been disabled")
+	})
+}
+
+func TestForwardedFor(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		proxies []string
+		xff     string
+		want    string
+	}{
+		// Fiber's app.Test connects from 0.0.0.0.
+		{"no trusted proxies: header ignored", nil, "203.0.113.9", "0.0.0.0"},
+		{"no trusted proxies: chain ignored", nil, "203.0.113.9, 10.0.0.1", "0.0.0.0"},
+		{"trusted peer", []string{"0.0.0.0/32"}, "203.0.113.9", "203.0.113.9"},
+		{"rightmost untrusted hop", []string{"0.0.0.0/32", "10.0.0.0/8"}, "203.0.113.9, 10.0.0.1", "203.0.113.9"},
+		{"a spoofed leftmost hop is not believed", []string{"0.0.0.0/32", "10.0.0.0/8"}, "198.51.100.66, 203.0.113.9, 10.0.0.1", "203.0.113.9"},
+		{"untrusted internal hop is the client", []string{"0.0.0.0/32"}, "203.0.113.9, 10.0.0.1", "10.0.0.1"},
+		{"garbage hop stops the walk", []string{"0.0.0.0/32"}, "not-an-ip", "0.0.0.0"},
+		// A proxy may add its own header line (HAProxy's option forwardfor
+		// does) after one the client sent: the lines form one list.
+		{"two header lines are one list", []string{"0.0.0.0/32"}, "198.51.100.66\n203.0.113.9", "203.0.113.9"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var opts []testutil.AppOption
+			if tc.proxies != nil {
+				opts = append(opts, testutil.TrustedProxies(tc.proxies...))
+			}
+			a := testutil.NewApp(t, opts...)
+			u := accessUser(t, a.DB, models.RoleUser)
+			c := a.Client(t)
+			for _, line := range strings.Split(tc.xff, "\n") {
+				c.Header.Add("X-Forwarded-For", line)
+			}
+			c.Login(u.Email, testutil.TestPassword)
+
+			ctx := context.Background()
+			var attempts []models.LoginAttempt
+			require.NoError(t, a.DB.Bun.NewSelect().Model(&attempts).Where("la.email = ?", strings.ToLower(u.Email)).Scan(ctx))
+			require.Len(t, attempts, 1)
+			require.True(t, attempts[0].Success)
+			require.Equal(t, tc.want, attempts[0].IP)
+
+			// The session row records the same address.
+			sessions, err := models.ListUserSessions(ctx, a.DB.Bun, u.ID)
+			require.NoError(t, err)
+			require.Len(t, sessions, 1)
+			require.Equal(t, tc.want, sessions[0].IP)
+		})
+	}
+}
