@@ -34,7 +34,6 @@ type appOptions struct {
 	secure        bool
 	proxies       []string
 	idle, maxAge  time.Duration
-	beforeBuild   func(db *models.DB)
 }
 
 // FreshInstance leaves first-run setup to be done (by default it is done).
