@@ -113,7 +113,7 @@ func CreateBot(ctx context.Context, db bun.IDB, actor Actor, b *Bot, config json
 	b.ID = NewID()
 	b.CreatedAt = now()
 	b.UpdatedAt = b.CreatedAt
-	v, err := newBotVersion(b.ID, 1, actor.UserID, config, changelog)
+	v, err := newBotVersion(b.ID, 1, b.Kind, actor.UserID, config, changelog)
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ type BotVersion struct {
 	ID          uuid.UUID       `bun:"id,pk,type:uuid"`
 	BotID       uuid.UUID       `bun:"bot_id,notnull,type:uuid"`
 	Number      int             `bun:"number,notnull"`
+	Kind        BotKind         `bun:"kind,notnull"` // a version may change the bot's kind
 	Config      json.RawMessage `bun:"config,type:jsonb,notnull"`
 	ContentHash string          `bun:"content_hash,notnull"`
 	Changelog   string          `bun:"changelog,notnull"`
@@ -59,7 +60,7 @@ func canonicalJSON(raw []byte) ([]byte, error) {
 
 // newBotVersion validates config and builds (does not insert) version
 // number of a bot, with the config stored in canonical form.
-func newBotVersion(botID uuid.UUID, number int, author *uuid.UUID, config json.RawMessage, changelog string) (*BotVersion, error) {
+func newBotVersion(botID uuid.UUID, number int, kind BotKind, author *uuid.UUID, config json.RawMessage, changelog string) (*BotVersion, error) {
 	canon, err := canonicalJSON(config)
 	if err != nil {
 		return nil, &ValidationError{Fields: map[string]string{"config": err.Error()}}
@@ -69,7 +70,7 @@ func newBotVersion(botID uuid.UUID, number int, author *uuid.UUID, config json.R
 	}
 	sum := sha256.Sum256(canon)
 	return &BotVersion{
-		ID: NewID(), BotID: botID, Number: number, Config: canon, ContentHash: hex.EncodeToString(sum[:]),
+		ID: NewID(), BotID: botID, Number: number, Kind: kind, Config: canon, ContentHash: hex.EncodeToString(sum[:]),
 		Changelog: strings.TrimSpace(changelog), AuthorID: author, CreatedAt: now(),
 	}, nil
 }

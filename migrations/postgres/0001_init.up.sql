@@ -90,6 +90,7 @@ CREATE TABLE bot_versions (
     id            uuid        PRIMARY KEY,
     bot_id        uuid        NOT NULL REFERENCES bots (id) ON DELETE CASCADE,
     number        integer     NOT NULL CHECK (number > 0),
+    kind          text        NOT NULL CHECK (kind IN ('http', 'llm', 'script')),
     config        jsonb       NOT NULL CHECK (jsonb_typeof(config) = 'object'),
     content_hash  text        NOT NULL,
     changelog     text        NOT NULL DEFAULT '',

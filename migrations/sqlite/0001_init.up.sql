@@ -93,6 +93,7 @@ CREATE TABLE bot_versions (
     id            TEXT      PRIMARY KEY,
     bot_id        TEXT      NOT NULL REFERENCES bots (id) ON DELETE CASCADE,
     number        INTEGER   NOT NULL CHECK (number > 0),
+    kind          TEXT      NOT NULL CHECK (kind IN ('http', 'llm', 'script')),
     config        TEXT      NOT NULL CHECK (json_valid(config) AND json_type(config) = 'object'),
     content_hash  TEXT      NOT NULL,
     changelog     TEXT      NOT NULL DEFAULT '',

@@ -1,0 +1,253 @@
+package models
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+)
+
+// ErrUnchanged means a save would create a version identical to the latest.
+var ErrUnchanged = errors.New("the config is identical to the latest version")
+
+// VersionConflictError means someone saved a newer version since the editor
+// loaded version Base.
+type VersionConflictError struct {
+	Base, Latest int
+}
+
+func (e *VersionConflictError) Error() string {
+	return fmt.Sprintf("version %d was saved meanwhile (you edited version %d)", e.Latest, e.Base)
+}
+
+// lockBot loads a bot for update inside tx (a row lock on Postgres; SQLite
+// has one writer).
+func lockBot(ctx context.Context, tx bun.Tx, id uuid.UUID) (*Bot, error) {
+	b := new(Bot)
+	if err := forUpdate(tx, tx.NewSelect().Model(b).Where("b.id = ?", id)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("bots: load %s: %w", id, mapErr(err))
+	}
+	return b, nil
+}
+
+// LatestBotVersion returns the newest version of a bot.
+func LatestBotVersion(ctx context.Context, db bun.IDB, botID uuid.UUID) (*BotVersion, error) {
+	v := new(BotVersion)
+	if err := db.NewSelect().Model(v).Where("v.bot_id = ?", botID).Order("v.number DESC").Limit(1).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("bot versions: latest of %s: %w", botID, mapErr(err))
+	}
+	return v, nil
+}
+
+// BotVersionByNumber returns version n of a bot.
+func BotVersionByNumber(ctx context.Context, db bun.IDB, botID uuid.UUID, n int) (*BotVersion, error) {
+	v := new(BotVersion)
+	if err := db.NewSelect().Model(v).Where("v.bot_id = ?", botID).Where("v.number = ?", n).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("bot versions: %s v%d: %w", botID, n, mapErr(err))
+	}
+	return v, nil
+}
+
+// BotVersionByID returns one version.
+func BotVersionByID(ctx context.Context, db bun.IDB, id uuid.UUID) (*BotVersion, error) {
+	v := new(BotVersion)
+	if err := db.NewSelect().Model(v).Where("v.id = ?", id).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("bot versions: load %s: %w", id, mapErr(err))
+	}
+	return v, nil
+}
+
+// CreateBotVersion saves config (of kind) as version Base+1 of a bot and
+// makes it active. It fails with *VersionConflictError when the latest
+// version is no longer Base, and with ErrUnchanged when config and kind equal
+// the latest version's: nothing is overwritten and no empty version is made.
+func CreateBotVersion(ctx context.Context, db bun.IDB, actor Actor, botID uuid.UUID, base int, kind BotKind, config json.RawMessage, changelog string) (*BotVersion, error) {
+	if !kind.Valid() {
+		return nil, &ValidationError{Fields: map[string]string{"kind": fmt.Sprintf("must be one of %v", BotKinds)}}
+	}
+	var out *BotVersion
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		b, err := lockBot(ctx, tx, botID)
+		if err != nil {
+			return err
+		}
+		latest, err := LatestBotVersion(ctx, tx, botID)
+		if err != nil {
+			return err
+		}
+		if latest.Number != base {
+			return &VersionConflictError{Base: base, Latest: latest.Number}
+		}
+		v, err := newBotVersion(botID, latest.Number+1, kind, actor.UserID, config, changelog)
+		if err != nil {
+			return err
+		}
+		if v.ContentHash == latest.ContentHash && kind == latest.Kind {
+			return ErrUnchanged
+		}
+		if _, err := tx.NewInsert().Model(v).Exec(ctx); err != nil {
+			return fmt.Errorf("bot versions: create %s v%d: %w", botID, v.Number, mapErr(err))
+		}
+		old := map[string]any{"version": latest.Number, "kind": latest.Kind, "content_hash": latest.ContentHash, "active_version_id": b.ActiveVersionID}
+		b.ActiveVersionID, b.Kind, b.UpdatedAt = &v.ID, kind, now()
+		if _, err := tx.NewUpdate().Model(b).Column("active_version_id", "kind", "updated_at").WherePK().Exec(ctx); err != nil {
+			return fmt.Errorf("bots: activate v%d of %s: %w", v.Number, botID, err)
+		}
+		out = v
+		return WriteAudit(ctx, tx, actor, AuditEntry{
+			Action: "bot.version.create", ResourceType: "bot_version", ResourceID: v.ID.String(), BotID: &botID,
+			Old: old,
+			New: map[string]any{"version": v.Number, "kind": v.Kind, "content_hash": v.ContentHash, "changelog": v.Changelog, "config": v.Config},
+		})
+	})
+	return out, err
+}
+
+// ActivateBotVersion makes an existing version the active one (a roll back
+// or forward); later executions use it.
+func ActivateBotVersion(ctx context.Context, db bun.IDB, actor Actor, botID uuid.UUID, number int) (*BotVersion, error) {
+	var out *BotVersion
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		b, err := lockBot(ctx, tx, botID)
+		if err != nil {
+			return err
+		}
+		v, err := BotVersionByNumber(ctx, tx, botID, number)
+		if err != nil {
+			return err
+		}
+		if b.ActiveVersionID != nil && *b.ActiveVersionID == v.ID {
+			out = v
+			return ErrUnchanged
+		}
+		oldNumber := 0
+		if b.ActiveVersionID != nil {
+			if cur, err := BotVersionByID(ctx, tx, *b.ActiveVersionID); err == nil {
+				oldNumber = cur.Number
+			}
+		}
+		b.ActiveVersionID, b.Kind, b.UpdatedAt = &v.ID, v.Kind, now()
+		if _, err := tx.NewUpdate().Model(b).Column("active_version_id", "kind", "updated_at").WherePK().Exec(ctx); err != nil {
+			return fmt.Errorf("bots: activate v%d of %s: %w", number, botID, err)
+		}
+		out = v
+		return WriteAudit(ctx, tx, actor, AuditEntry{
+			Action: "bot.version.activate", ResourceType: "bot", ResourceID: botID.String(), BotID: &botID,
+			Old: map[string]any{"active_version": oldNumber}, New: map[string]any{"active_version": v.Number, "active_version_id": v.ID},
+		})
+	})
+	return out, err
+}
+
+// BotPatch is a change of a bot's descriptive fields (not a version).
+type BotPatch struct {
+	Name        string
+	Description string
+	Tags        []string
+	Status      BotStatus
+}
+
+// UpdateBot changes name, description, tags and status; audited as
+// bot.update with old and new values. Returns ErrUnchanged if nothing differs.
+func UpdateBot(ctx context.Context, db bun.IDB, actor Actor, botID uuid.UUID, p BotPatch) (*Bot, error) {
+	var out *Bot
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		b, err := lockBot(ctx, tx, botID)
+		if err != nil {
+			return err
+		}
+		before := b.auditView()
+		oldTags := slices.Clone(b.Tags)
+		b.Name, b.Description, b.Tags, b.Status = p.Name, p.Description, p.Tags, p.Status
+		if err := b.Validate(); err != nil {
+			return err
+		}
+		after := b.auditView()
+		if equalViews(before, after) {
+			out = b
+			return ErrUnchanged
+		}
+		b.UpdatedAt = now()
+		if _, err := tx.NewUpdate().Model(b).Column("name", "description", "tags", "status", "updated_at").WherePK().Exec(ctx); err != nil {
+			return fmt.Errorf("bots: update %s: %w", botID, mapErr(err))
+		}
+		if !slices.Equal(oldTags, b.Tags) {
+			if _, err := tx.NewDelete().Model((*BotTag)(nil)).Where("bot_id = ?", botID).Exec(ctx); err != nil {
+				return fmt.Errorf("bots: clear tags: %w", err)
+			}
+			if err := insertBotTags(ctx, tx, botID, b.Tags); err != nil {
+				return err
+			}
+		}
+		out = b
+		return WriteAudit(ctx, tx, actor, AuditEntry{Action: "bot.update", ResourceType: "bot", ResourceID: botID.String(), BotID: &botID, Old: before, New: after})
+	})
+	return out, err
+}
+
+func equalViews(a, b map[string]any) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}
+
+// SetBotArchived archives (hides from lists, keeps everything) or restores a bot.
+func SetBotArchived(ctx context.Context, db bun.IDB, actor Actor, botID uuid.UUID, archived bool) (*Bot, error) {
+	var out *Bot
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		b, err := lockBot(ctx, tx, botID)
+		if err != nil {
+			return err
+		}
+		if (b.ArchivedAt != nil) == archived {
+			out = b
+			return ErrUnchanged
+		}
+		action, old := "bot.restore", b.ArchivedAt
+		if archived {
+			t := now()
+			b.ArchivedAt, action = &t, "bot.archive"
+		} else {
+			b.ArchivedAt = nil
+		}
+		b.UpdatedAt = now()
+		if _, err := tx.NewUpdate().Model(b).Column("archived_at", "updated_at").WherePK().Exec(ctx); err != nil {
+			return fmt.Errorf("bots: %s %s: %w", action, botID, err)
+		}
+		out = b
+		return WriteAudit(ctx, tx, actor, AuditEntry{Action: action, ResourceType: "bot", ResourceID: botID.String(), BotID: &botID,
+			Old: map[string]any{"archived_at": old}, New: map[string]any{"archived_at": b.ArchivedAt}})
+	})
+	return out, err
+}
+
+// ErrNotArchived refuses to purge a bot that is not archived.
+var ErrNotArchived = &ValidationError{Fields: map[string]string{"archived": "only an archived bot can be purged; archive it first"}}
+
+// PurgeBot deletes an archived bot with its versions and executions. Its
+// audit history remains (audit rows have no foreign keys).
+func PurgeBot(ctx context.Context, db bun.IDB, actor Actor, botID uuid.UUID) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		b, err := lockBot(ctx, tx, botID)
+		if err != nil {
+			return err
+		}
+		if b.ArchivedAt == nil {
+			return ErrNotArchived
+		}
+		versions, err := tx.NewSelect().Model((*BotVersion)(nil)).Where("bot_id = ?", botID).Count(ctx)
+		if err != nil {
+			return fmt.Errorf("bots: purge %s: %w", botID, err)
+		}
+		if _, err := tx.NewDelete().Model((*Bot)(nil)).Where("id = ?", botID).Exec(ctx); err != nil {
+			return fmt.Errorf("bots: purge %s: %w", botID, err)
+		}
+		old := b.auditView()
+		old["versions"] = versions
+		return WriteAudit(ctx, tx, actor, AuditEntry{Action: "bot.purge", ResourceType: "bot", ResourceID: botID.String(), BotID: &botID, Old: old})
+	})
+}
