@@ -21,10 +21,22 @@ func (h *handler) require(p models.Permission) fiber.Handler {
 			return h.toLogin(c)
 		}
 		if !u.Can(p) {
-			return fiber.ErrForbidden
+			return h.forbidden(c, string(p))
 		}
 		return c.Next()
 	}
+}
+
+// forbidden records the refused attempt in the audit log and answers 403.
+func (h *handler) forbidden(c *fiber.Ctx, needed string) error {
+	err := models.RecordEvent(c.UserContext(), h.DB.Bun, web.Actor(c), models.AuditEntry{
+		Action: "access.denied", ResourceType: "route", ResourceID: c.Method() + " " + c.Path(),
+		New: map[string]any{"needed": needed},
+	})
+	if err != nil {
+		return err
+	}
+	return fiber.ErrForbidden
 }
 
 func (h *handler) toLogin(c *fiber.Ctx) error {

@@ -93,3 +93,12 @@ func TestUsersPageEnableAndEndSessions(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, c.Post("/admin/users/"+u.ID.String()+"/enable", nil).StatusCode)
 	uc2.Login(u.Email, testutil.TestPassword)
 }
+
+func TestForbiddenAttemptsAreAudited(t *testing.T) {
+	t.Parallel()
+	a, c, u := signedIn(t, models.RoleViewer)
+	require.Equal(t, http.StatusForbidden, c.Get("/admin/users").StatusCode)
+	require.Equal(t, http.StatusForbidden, c.Post("/admin/users/"+u.ID.String()+"/disable", nil).StatusCode)
+	require.Equal(t, 2, countRows(t, a, "audit_logs", "action = ? AND actor_user_id = ?", "access.denied", u.ID))
+	require.Equal(t, 1, countRows(t, a, "audit_logs", "action = ? AND resource_id = ?", "access.denied", "POST /admin/users/"+u.ID.String()+"/disable"))
+}
