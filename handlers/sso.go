@@ -269,12 +269,13 @@ func (s *SSO) complete(ctx context.Context, p *ssoProvider, pend *pendingSSO, co
 	if pend.Verifier != "" {
 		params.Set("code_verifier", pend.Verifier)
 	}
-	if _, err := gs.Authorize(p.goth, params); err != nil {
+	token, err := gs.Authorize(p.goth, params)
+	if err != nil {
 		s.log.Warn("sso: code exchange failed", "provider", p.key, "err", err)
 		return nil, reject("exchange_failed", "The provider did not accept the sign-in. Please try again.")
 	}
 	if p.isGitHub {
-		return s.githubIdentity(ctx, p, gs)
+		return s.githubIdentity(ctx, p, token)
 	}
 	return s.oidcIdentity(ctx, p, gs, pend)
 }
@@ -326,24 +327,29 @@ func truthy(v any) bool {
 	return false
 }
 
-func (s *SSO) githubIdentity(ctx context.Context, p *ssoProvider, gs goth.Session) (*ssoIdentity, error) {
-	u, err := p.goth.FetchUser(gs)
-	if err != nil {
-		s.log.Warn("sso: github profile", "err", err)
+func (s *SSO) githubIdentity(ctx context.Context, p *ssoProvider, token string) (*ssoIdentity, error) {
+	// We read the profile and emails ourselves rather than through goth's
+	// FetchUser: its Email is the public profile address, verified or not,
+	// and its own fallback hides why an address was refused.
+	var prof struct {
+		ID    json.Number `json:"id"`
+		Login string      `json:"login"`
+		Name  string      `json:"name"`
+	}
+	if code, err := s.githubGet(ctx, p, "/user", token, &prof); err != nil || code != http.StatusOK || prof.ID == "" {
+		s.log.Warn("sso: github profile", "status", code, "err", err)
 		return nil, reject("profile_failed", "GitHub did not return your profile.")
 	}
-	// goth's Email is the public profile address, verified or not: ask for
-	// the verified primary address ourselves.
 	var emails []struct {
 		Email    string `json:"email"`
 		Primary  bool   `json:"primary"`
 		Verified bool   `json:"verified"`
 	}
-	if code, err := s.githubGet(ctx, p, "/user/emails", u.AccessToken, &emails); err != nil || code != http.StatusOK {
+	if code, err := s.githubGet(ctx, p, "/user/emails", token, &emails); err != nil || code != http.StatusOK {
 		s.log.Warn("sso: github emails", "status", code, "err", err)
 		return nil, reject("emails_failed", "GitHub did not return your email addresses (the user:email scope is needed).")
 	}
-	id := &ssoIdentity{Provider: p.key, Subject: u.UserID, Name: u.Name, Username: u.NickName, Orgs: map[string]bool{}}
+	id := &ssoIdentity{Provider: p.key, Subject: prof.ID.String(), Name: prof.Name, Username: prof.Login, Orgs: map[string]bool{}}
 	for _, e := range emails {
 		if e.Primary {
 			id.Email, id.EmailVerified = e.Email, e.Verified
@@ -353,7 +359,7 @@ func (s *SSO) githubIdentity(ctx context.Context, p *ssoProvider, gs goth.Sessio
 		var m struct {
 			State string `json:"state"`
 		}
-		code, err := s.githubGet(ctx, p, "/user/memberships/orgs/"+url.PathEscape(org), u.AccessToken, &m)
+		code, err := s.githubGet(ctx, p, "/user/memberships/orgs/"+url.PathEscape(org), token, &m)
 		if err != nil {
 			return nil, err
 		}

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -63,7 +64,7 @@ func (h *handler) finishSSO(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	attempt := &models.LoginAttempt{Method: p.key, IP: web.RequestIP(c), UserAgent: c.Get(fiber.HeaderUserAgent)}
 
-	if e := c.Query("error"); e != "" && pend != nil && c.Query("state") == pend.State {
+	if e := c.Query("error"); e != "" && pend != nil && subtle.ConstantTimeCompare([]byte(c.Query("state")), []byte(pend.State)) == 1 {
 		attempt.Reason = models.ReasonRejected
 		if err := models.RecordLoginAttempt(ctx, h.DB.Bun, attempt); err != nil {
 			return err
@@ -98,8 +99,11 @@ func (h *handler) finishSSO(c *fiber.Ctx) error {
 	}
 	if errors.As(err, &rej) {
 		attempt.Reason = models.ReasonRejected
-		if rej.code == "disabled" {
+		switch rej.code {
+		case "disabled":
 			attempt.Reason = models.ReasonDisabled
+		case "api_only":
+			attempt.Reason = models.ReasonAPIOnly
 		}
 		if err := models.RecordLoginAttempt(ctx, h.DB.Bun, attempt); err != nil {
 			return err
@@ -229,7 +233,7 @@ func (h *handler) admitSSO(ctx context.Context, c *fiber.Ctx, p *ssoProvider, id
 	if err := models.CreateSSOUser(ctx, h.DB.Bun, actor, u, newIdent); err != nil {
 		return nil, err
 	}
-	return u, nil
+	return u, admissible(u)
 }
 
 // admissible refuses disabled and API-only accounts.
@@ -246,16 +250,29 @@ func admissible(u *models.User) error {
 // canLink: linking is on, the provider verified the email, and the existing
 // account's email is verified too — by another provider's identity, or
 // because an administrator (or setup, or the CLI) entered it.
+//
+// An account an administrator created for single sign-on (no password, no
+// identity yet) is claimed by the first sign-in with that verified email,
+// linking or not: it is nobody else's yet, and that is how people are
+// invited when sign-up is off.
 func (h *handler) canLink(ctx context.Context, existing *models.User, id *ssoIdentity) (bool, error) {
-	if !h.SSO.cfg.AccountLinking || !id.EmailVerified {
+	if !id.EmailVerified {
 		return false, nil
-	}
-	if existing.PasswordHash != nil {
-		return true, nil
 	}
 	ids, err := models.ListIdentities(ctx, h.DB.Bun, existing.ID)
 	if err != nil {
 		return false, err
+	}
+	if existing.PasswordHash == nil && len(ids) == 0 {
+		return true, nil
+	}
+	if !h.SSO.cfg.AccountLinking {
+		return false, nil
+	}
+	if existing.PasswordHash != nil {
+		// A local account: its email was entered by an administrator, the
+		// CLI or first-run setup.
+		return true, nil
 	}
 	for _, i := range ids {
 		if i.EmailVerified && strings.EqualFold(i.Email, existing.Email) {
