@@ -147,6 +147,41 @@ func (e *matrixEnv) otherSession() string {
 	return accessSessionRow(e.t, e.a.DB, e.me)
 }
 
+// bot creates a bot owned by owner (the target user when owner is nil),
+// with two versions, archived if asked.
+func (e *matrixEnv) bot(owner *models.User, archived bool) *models.Bot {
+	if owner == nil {
+		owner = e.target
+	}
+	ctx := context.Background()
+	b := &models.Bot{OwnerID: owner.ID, Name: "matrix bot", Kind: models.KindHTTP, Status: models.BotActive}
+	_, err := models.CreateBot(ctx, e.a.DB.Bun, models.SystemActor("test"), b, []byte(`{"url":"https://example.test/a"}`), "v1")
+	require.NoError(e.t, err)
+	_, err = models.CreateBotVersion(ctx, e.a.DB.Bun, models.SystemActor("test"), b.ID, 1, models.KindHTTP, []byte(`{"url":"https://example.test/b"}`), "v2")
+	require.NoError(e.t, err)
+	if archived {
+		_, err = models.SetBotArchived(ctx, e.a.DB.Bun, models.SystemActor("test"), b.ID, true)
+		require.NoError(e.t, err)
+	}
+	return b
+}
+
+// ownBotPath is a path under a bot of the requester (of the target when anonymous).
+func ownBotPath(suffix string, archived bool) func(e *matrixEnv) string {
+	return func(e *matrixEnv) string { return "/bots/" + e.bot(e.me, archived).ID.String() + suffix }
+}
+
+// othersBotPath is a path under another user's bot.
+func othersBotPath(suffix string, archived bool) func(e *matrixEnv) string {
+	return func(e *matrixEnv) string { return "/bots/" + e.bot(e.target, archived).ID.String() + suffix }
+}
+
+// botPage is the bot page of the bot a path is under.
+func botPage(path string) string {
+	parts := strings.Split(path, "/")
+	return "/" + parts[1] + "/" + parts[2]
+}
+
 func newMatrixEnv(t *testing.T, a *testutil.App, role string) *matrixEnv {
 	t.Helper()
 	e := &matrixEnv{t: t, a: a, c: a.Client(t), role: role, target: testutil.CreateUser(t, a.DB, models.RoleViewer)}
@@ -184,6 +219,10 @@ type routeCase struct {
 	public bool
 	// loc is the Location of a 303 that is not a redirect to sign in.
 	loc string
+	// locFn computes loc from the request path (for paths with ids).
+	locFn func(path string) string
+	// locPrefix: the Location only starts with this (a new id follows).
+	locPrefix string
 }
 
 func (rc routeCase) title() string {
@@ -263,6 +302,49 @@ func routeCases() []routeCase {
 			path: func(e *matrixEnv) string { return "/profile/sessions/" + e.otherSession() + "/end" }},
 		{method: "POST", route: "/profile/sessions/:hash/end", variant: "unknown session", want: want5(s303, s404, s404, s303, s404),
 			path: func(*matrixEnv) string { return "/profile/sessions/" + models.HashSessionID(uuid.NewString()) + "/end" }},
+
+		// Bots: everyone signed in reads; users create and change their own; admins change any.
+		{method: "GET", route: "/bots", want: want5(s303, s200, s200, s303, s200)},
+		{method: "GET", route: "/bots/new", want: want5(s303, s403, s200, s303, s200)},
+		{method: "POST", route: "/bots", variant: "valid", want: want5(s303, s403, s303, s303, s303), locPrefix: "/bots/",
+			form: func(*matrixEnv) url.Values {
+				return url.Values{"name": {"new bot"}, "kind": {"http"}, "status": {"active"}, "config": {`{"url":"https://example.test"}`}}
+			}},
+		{method: "POST", route: "/bots", variant: "invalid config", want: want5(s303, s403, s422, s303, s422),
+			form: func(*matrixEnv) url.Values {
+				return url.Values{"name": {"new bot"}, "kind": {"http"}, "status": {"active"}, "config": {`{"url":1}`}}
+			}},
+		{method: "GET", route: "/bots/:id", variant: "another user's bot", path: othersBotPath("", false), want: want5(s303, s200, s200, s303, s200)},
+		{method: "GET", route: "/bots/:id", variant: "unknown bot", path: func(e *matrixEnv) string { return "/bots/" + randomID(e) }, want: want5(s303, s404, s404, s303, s404)},
+		{method: "GET", route: "/bots/:id/edit", variant: "own bot", path: ownBotPath("/edit", false), want: want5(s303, s403, s200, s303, s200)},
+		{method: "GET", route: "/bots/:id/edit", variant: "another user's bot", path: othersBotPath("/edit", false), want: want5(s303, s403, s403, s303, s200)},
+		{method: "POST", route: "/bots/:id", variant: "own bot, new config", path: ownBotPath("", false), want: want5(s303, s403, s303, s303, s303), locFn: botPage,
+			form: func(*matrixEnv) url.Values {
+				return url.Values{"name": {"matrix bot"}, "kind": {"http"}, "status": {"active"}, "base": {"2"}, "config": {`{"url":"https://example.test/c"}`}}
+			}},
+		{method: "POST", route: "/bots/:id", variant: "another user's bot", path: othersBotPath("", false), want: want5(s303, s403, s403, s303, s303), locFn: botPage,
+			form: func(*matrixEnv) url.Values {
+				return url.Values{"name": {"matrix bot"}, "kind": {"http"}, "status": {"active"}, "base": {"2"}, "config": {`{"url":"https://example.test/c"}`}}
+			}},
+		{method: "GET", route: "/bots/:id/versions/:n", path: othersBotPath("/versions/1", false), want: want5(s303, s200, s200, s303, s200)},
+		{method: "GET", route: "/bots/:id/versions/:n", variant: "unknown version", path: othersBotPath("/versions/9", false), want: want5(s303, s404, s404, s303, s404)},
+		{method: "POST", route: "/bots/:id/versions/:n/activate", variant: "own bot", path: ownBotPath("/versions/1/activate", false), want: want5(s303, s403, s303, s303, s303),
+			locFn: func(p string) string { return botPage(p) + "?tab=versions" }},
+		{method: "POST", route: "/bots/:id/versions/:n/activate", variant: "another user's bot", path: othersBotPath("/versions/1/activate", false), want: want5(s303, s403, s403, s303, s303),
+			locFn: func(p string) string { return botPage(p) + "?tab=versions" }},
+		{method: "GET", route: "/bots/:id/diff", path: othersBotPath("/diff?from=1&to=2", false), want: want5(s303, s200, s200, s303, s200)},
+		{method: "GET", route: "/bots/:id/export", path: othersBotPath("/export", false), want: want5(s303, s200, s200, s303, s200)},
+		{method: "POST", route: "/bots/:id/archive", variant: "own bot", path: ownBotPath("/archive", false), want: want5(s303, s403, s303, s303, s303), locFn: botPage},
+		{method: "POST", route: "/bots/:id/archive", variant: "another user's bot", path: othersBotPath("/archive", false), want: want5(s303, s403, s403, s303, s303), locFn: botPage},
+		{method: "POST", route: "/bots/:id/restore", variant: "own archived bot", path: ownBotPath("/restore", true), want: want5(s303, s403, s303, s303, s303), locFn: botPage},
+		{method: "POST", route: "/bots/:id/purge", variant: "archived bot", path: othersBotPath("/purge", true), want: want5(s303, s403, s403, s303, s303), loc: "/bots"},
+
+		// Audit: admins only.
+		{method: "GET", route: "/audit", want: want5(s303, s403, s403, s303, s200)},
+		{method: "GET", route: "/audit/:seq", path: fixedPath("/audit/1"), want: want5(s303, s403, s403, s303, s200)},
+		{method: "GET", route: "/audit/export.csv", want: want5(s303, s403, s403, s303, s200)},
+		{method: "GET", route: "/audit/export.jsonl", want: want5(s303, s403, s403, s303, s200)},
+		{method: "POST", route: "/audit/verify", want: want5(s303, s403, s403, s303, s303), loc: "/audit"},
 
 		// Administration: admins only.
 		{method: "GET", route: "/admin/users", want: want5(s303, s403, s403, s303, s200)},
@@ -377,6 +459,10 @@ func checkRouteCase(t *testing.T, a *testutil.App, role string, rc routeCase) {
 			wantLoc += "?next=" + url.QueryEscape(path)
 		}
 		require.Equal(t, wantLoc, loc)
+	case rc.locFn != nil:
+		require.Equal(t, rc.locFn(path), loc)
+	case rc.locPrefix != "":
+		require.True(t, strings.HasPrefix(loc, rc.locPrefix), "%s: Location %q", rc.title(), loc)
 	default:
 		require.NotEmpty(t, rc.loc, "%s: a 303 needs an expected Location", rc.title())
 		require.Equal(t, rc.loc, loc)
@@ -385,6 +471,10 @@ func checkRouteCase(t *testing.T, a *testutil.App, role string, rc routeCase) {
 	isHTML := strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html")
 	switch resp.StatusCode {
 	case s200, s201, s422, s403, s404:
+		if resp.StatusCode == s200 && strings.Contains(path, "/export") {
+			require.NotContains(t, resp.Header.Get("Content-Type"), "text/html", "a download, not a page")
+			break
+		}
 		if strings.HasPrefix(path, "/healthz") || strings.HasPrefix(path, "/readyz") || strings.HasPrefix(path, "/api/") {
 			require.Contains(t, resp.Header.Get("Content-Type"), "application/json")
 			break

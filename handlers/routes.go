@@ -33,6 +33,26 @@ func (h *handler) routes(app *fiber.App) {
 
 	app.Get("/", h.require(models.PermSignInHTML), h.showHome)
 
+	app.Get("/bots", h.require(models.PermBotsRead), h.showBots)
+	app.Get("/bots/new", h.require(models.PermBotsCreate), h.showNewBot)
+	app.Post("/bots", h.require(models.PermBotsCreate), h.createBot)
+	app.Get("/bots/:id", h.require(models.PermBotsRead), h.showBot)
+	app.Get("/bots/:id/edit", h.require(models.PermBotsRead), h.showEditBot)
+	app.Post("/bots/:id", h.require(models.PermBotsRead), h.updateBot)
+	app.Get("/bots/:id/versions/:n", h.require(models.PermBotsRead), h.showVersion)
+	app.Post("/bots/:id/versions/:n/activate", h.require(models.PermBotsRead), h.activateVersion)
+	app.Get("/bots/:id/diff", h.require(models.PermBotsRead), h.showDiff)
+	app.Get("/bots/:id/export", h.require(models.PermBotsRead), h.exportBot)
+	app.Post("/bots/:id/archive", h.require(models.PermBotsRead), h.archiveBot)
+	app.Post("/bots/:id/restore", h.require(models.PermBotsRead), h.restoreBot)
+	app.Post("/bots/:id/purge", h.require(models.PermBotsPurge), h.purgeBot)
+
+	app.Get("/audit", h.require(models.PermAuditRead), h.showAudit)
+	app.Get("/audit/export.csv", h.require(models.PermAuditRead), h.exportAuditCSV)
+	app.Get("/audit/export.jsonl", h.require(models.PermAuditRead), h.exportAuditJSONL)
+	app.Get("/audit/:seq", h.require(models.PermAuditRead), h.showAuditEntry)
+	app.Post("/audit/verify", h.require(models.PermAuditRead), h.verifyAudit)
+
 	app.Get("/settings/api-keys", h.require(models.PermAPIKeysOwn), h.showAPIKeys)
 	app.Post("/settings/api-keys", h.require(models.PermAPIKeysOwn), h.createAPIKey)
 	app.Post("/settings/api-keys/:id/revoke", h.require(models.PermAPIKeysOwn), h.revokeAPIKey)

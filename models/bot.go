@@ -105,8 +105,12 @@ func (b *Bot) auditView() map[string]any {
 }
 
 // CreateBot inserts b with its first version (config, changelog), makes that
-// version active, and records the audit rows, all in one transaction.
+// version active, and records the audit row, all in one transaction.
 func CreateBot(ctx context.Context, db bun.IDB, actor Actor, b *Bot, config json.RawMessage, changelog string) (*BotVersion, error) {
+	return createBot(ctx, db, actor, b, config, changelog, "bot.create")
+}
+
+func createBot(ctx context.Context, db bun.IDB, actor Actor, b *Bot, config json.RawMessage, changelog, action string) (*BotVersion, error) {
 	if err := b.Validate(); err != nil {
 		return nil, err
 	}
@@ -132,8 +136,8 @@ func CreateBot(ctx context.Context, db bun.IDB, actor Actor, b *Bot, config json
 		}
 		botID := b.ID
 		return WriteAudit(ctx, tx, actor, AuditEntry{
-			Action: "bot.create", ResourceType: "bot", ResourceID: b.ID.String(), BotID: &botID,
-			New: map[string]any{"bot": b.auditView(), "version": v.Number, "content_hash": v.ContentHash},
+			Action: action, ResourceType: "bot", ResourceID: b.ID.String(), BotID: &botID,
+			New: map[string]any{"bot": b.auditView(), "version": v.Number, "content_hash": v.ContentHash, "config": v.Config},
 		})
 	})
 	if err != nil {

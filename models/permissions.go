@@ -13,6 +13,7 @@ const (
 	PermBotsEditAny    Permission = "bots:edit_any"   // … anyone's bots
 	PermBotsRunOwn     Permission = "bots:run_own"    // run own bots
 	PermBotsRunAny     Permission = "bots:run_any"    // run anyone's bots
+	PermBotsPurge      Permission = "bots:purge"      // delete archived bots for good
 	PermAuditRead      Permission = "audit:read"      // the audit log
 	PermUsersManage    Permission = "users:manage"    // users page: roles, disable, sessions
 	PermAPIKeysOwn     Permission = "api_keys:own"    // create and revoke one's own keys
@@ -22,7 +23,7 @@ const (
 
 var rolePermissions = map[Role]map[Permission]bool{
 	RoleAdmin: set(PermSignInHTML, PermUseAPI, PermBotsRead, PermBotsCreate, PermBotsEditOwn, PermBotsEditAny,
-		PermBotsRunOwn, PermBotsRunAny, PermAuditRead, PermUsersManage, PermAPIKeysOwn, PermProfile, PermSystemSettings),
+		PermBotsRunOwn, PermBotsRunAny, PermBotsPurge, PermAuditRead, PermUsersManage, PermAPIKeysOwn, PermProfile, PermSystemSettings),
 	RoleUser: set(PermSignInHTML, PermUseAPI, PermBotsRead, PermBotsCreate, PermBotsEditOwn, PermBotsRunOwn,
 		PermAPIKeysOwn, PermProfile),
 	RoleViewer: set(PermSignInHTML, PermUseAPI, PermBotsRead, PermAPIKeysOwn, PermProfile),

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -94,4 +95,49 @@ func MarkSetupDone(ctx context.Context, db bun.IDB) error {
 		}
 		return err
 	})
+}
+
+// AuditVerification is the outcome of the last chain verification.
+type AuditVerification struct {
+	At      time.Time `json:"at"`
+	Rows    int       `json:"rows"`
+	OK      bool      `json:"ok"`
+	Problem string    `json:"problem,omitempty"`
+	By      string    `json:"by"`
+}
+
+const settingAuditVerify = "audit_last_verification"
+
+// VerifyAndRecordAuditChain verifies the chain and stores the outcome.
+func VerifyAndRecordAuditChain(ctx context.Context, db bun.IDB, by string) (AuditVerification, error) {
+	n, verr := VerifyAuditChain(ctx, db)
+	res := AuditVerification{At: now(), Rows: n, OK: verr == nil, By: by}
+	if verr != nil {
+		res.Problem = verr.Error()
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return res, err
+	}
+	row := &InstanceSetting{Key: settingAuditVerify, Value: string(b), UpdatedAt: res.At}
+	if _, err := db.NewInsert().Model(row).On("CONFLICT (key) DO UPDATE").Set("value = EXCLUDED.value").Set("updated_at = EXCLUDED.updated_at").Exec(ctx); err != nil {
+		return res, fmt.Errorf("audit: record verification: %w", err)
+	}
+	return res, verr
+}
+
+// LastAuditVerification returns the stored outcome, or nil if never verified.
+func LastAuditVerification(ctx context.Context, db bun.IDB) (*AuditVerification, error) {
+	row := new(InstanceSetting)
+	err := db.NewSelect().Model(row).Where("key = ?", settingAuditVerify).Scan(ctx)
+	if errors.Is(mapErr(err), ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("audit: read verification: %w", err)
+	}
+	v := new(AuditVerification)
+	if err := json.Unmarshal([]byte(row.Value), v); err != nil {
+		return nil, fmt.Errorf("audit: read verification: %w", err)
+	}
+	return v, nil
 }
