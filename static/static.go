@@ -11,7 +11,7 @@ import (
 	"sync"
 )
 
-//go:embed css/app.css js/htmx.min.js
+//go:embed css/app.css js/htmx.min.js js/editor.js
 var files embed.FS
 
 // FS holds the assets, keyed by path relative to /static/ (e.g. "css/app.css").

@@ -45,9 +45,9 @@ type NavItem struct {
 // Nav is the header navigation.
 var Nav = []NavItem{
 	{Key: "home", Label: "Dashboard", Href: "/", Enabled: true, Needs: models.PermSignInHTML},
-	{Key: "bots", Label: "Bots", Href: "/bots", Needs: models.PermBotsRead},
+	{Key: "bots", Label: "Bots", Href: "/bots", Enabled: true, Needs: models.PermBotsRead},
 	{Key: "executions", Label: "Executions", Href: "/executions", Needs: models.PermBotsRead},
-	{Key: "audit", Label: "Audit log", Href: "/audit", Needs: models.PermAuditRead},
+	{Key: "audit", Label: "Audit log", Href: "/audit", Enabled: true, Needs: models.PermAuditRead},
 	{Key: "users", Label: "Users", Href: "/admin/users", Enabled: true, Needs: models.PermUsersManage},
 }
 
