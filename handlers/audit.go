@@ -106,8 +106,10 @@ func (h *handler) showAuditEntry(c *fiber.Ctx) error {
 
 // verifyAudit re-checks the whole chain now and records the outcome.
 func (h *handler) verifyAudit(c *fiber.Ctx) error {
-	u := web.CurrentUser(c)
-	res, _ := models.VerifyAndRecordAuditChain(c.UserContext(), h.DB.Bun, u.Email)
+	res, err := models.VerifyAndRecordAuditChain(c.UserContext(), h.DB.Bun, web.Actor(c))
+	if err != nil && res.OK {
+		return err // could not record the outcome
+	}
 	if web.IsHTMX(c) {
 		return web.Render(c, fiber.StatusOK, views.VerificationFragment(&res))
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
-	"github.com/uptrace/bun"
 
 	"github.com/codex32/codex32/models"
 	"github.com/codex32/codex32/runner"
@@ -298,26 +297,10 @@ func (h *handler) updateBot(c *fiber.Ctx) error {
 	if len(d.Errors) > 0 || len(d.Problems) > 0 {
 		return web.Render(c, fiber.StatusUnprocessableEntity, views.BotForm(h.page(c, "Edit "+b.Name, "bots"), d))
 	}
-	actor := web.Actor(c)
-	var saved *models.BotVersion
-	metaChanged := false
-	err = h.DB.Bun.RunInTx(c.UserContext(), nil, func(ctx context.Context, tx bun.Tx) error {
-		v, err := models.CreateBotVersion(ctx, tx, actor, b.ID, d.Base, d.Kind, config, d.Changelog)
-		switch {
-		case err == nil:
-			saved = v
-		case !errors.Is(err, models.ErrUnchanged):
-			return err
-		}
-		_, err = models.UpdateBot(ctx, tx, actor, b.ID, patch)
-		switch {
-		case err == nil:
-			metaChanged = true
-		case !errors.Is(err, models.ErrUnchanged):
-			return err
-		}
-		return nil
-	})
+	saved, metaChanged, err := models.SaveBotEdit(c.UserContext(), h.DB.Bun, web.Actor(c), b.ID, d.Base, d.Kind, config, d.Changelog, patch)
+	if errors.Is(err, models.ErrUnchanged) {
+		err = nil
+	}
 	var conflict *models.VersionConflictError
 	if errors.As(err, &conflict) {
 		d.Conflict = conflict

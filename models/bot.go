@@ -97,6 +97,11 @@ func normaliseTags(in []string) []string {
 	return slices.Compact(out)
 }
 
+// metaView is what bot.update records: the fields that are not versioned.
+func (b *Bot) metaView() map[string]any {
+	return map[string]any{"name": b.Name, "description": b.Description, "status": b.Status, "tags": b.Tags}
+}
+
 func (b *Bot) auditView() map[string]any {
 	return map[string]any{
 		"owner_id": b.OwnerID, "name": b.Name, "description": b.Description, "kind": b.Kind,

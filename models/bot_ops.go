@@ -66,45 +66,55 @@ func BotVersionByID(ctx context.Context, db bun.IDB, id uuid.UUID) (*BotVersion,
 // version is no longer Base, and with ErrUnchanged when config and kind equal
 // the latest version's: nothing is overwritten and no empty version is made.
 func CreateBotVersion(ctx context.Context, db bun.IDB, actor Actor, botID uuid.UUID, base int, kind BotKind, config json.RawMessage, changelog string) (*BotVersion, error) {
-	if !kind.Valid() {
-		return nil, &ValidationError{Fields: map[string]string{"kind": fmt.Sprintf("must be one of %v", BotKinds)}}
-	}
 	var out *BotVersion
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		b, err := lockBot(ctx, tx, botID)
+		v, entry, err := createBotVersionTx(ctx, tx, actor, botID, base, kind, config, changelog)
 		if err != nil {
 			return err
-		}
-		latest, err := LatestBotVersion(ctx, tx, botID)
-		if err != nil {
-			return err
-		}
-		if latest.Number != base {
-			return &VersionConflictError{Base: base, Latest: latest.Number}
-		}
-		v, err := newBotVersion(botID, latest.Number+1, kind, actor.UserID, config, changelog)
-		if err != nil {
-			return err
-		}
-		if v.ContentHash == latest.ContentHash && kind == latest.Kind {
-			return ErrUnchanged
-		}
-		if _, err := tx.NewInsert().Model(v).Exec(ctx); err != nil {
-			return fmt.Errorf("bot versions: create %s v%d: %w", botID, v.Number, mapErr(err))
-		}
-		old := map[string]any{"version": latest.Number, "kind": latest.Kind, "content_hash": latest.ContentHash, "active_version_id": b.ActiveVersionID}
-		b.ActiveVersionID, b.Kind, b.UpdatedAt = &v.ID, kind, now()
-		if _, err := tx.NewUpdate().Model(b).Column("active_version_id", "kind", "updated_at").WherePK().Exec(ctx); err != nil {
-			return fmt.Errorf("bots: activate v%d of %s: %w", v.Number, botID, err)
 		}
 		out = v
-		return WriteAudit(ctx, tx, actor, AuditEntry{
-			Action: "bot.version.create", ResourceType: "bot_version", ResourceID: v.ID.String(), BotID: &botID,
-			Old: old,
-			New: map[string]any{"version": v.Number, "kind": v.Kind, "content_hash": v.ContentHash, "changelog": v.Changelog, "config": v.Config},
-		})
+		return WriteAudit(ctx, tx, actor, entry)
 	})
 	return out, err
+}
+
+// createBotVersionTx does CreateBotVersion's work except the audit row,
+// which it returns for the caller to write.
+func createBotVersionTx(ctx context.Context, tx bun.Tx, actor Actor, botID uuid.UUID, base int, kind BotKind, config json.RawMessage, changelog string) (*BotVersion, AuditEntry, error) {
+	if !kind.Valid() {
+		return nil, AuditEntry{}, &ValidationError{Fields: map[string]string{"kind": fmt.Sprintf("must be one of %v", BotKinds)}}
+	}
+	b, err := lockBot(ctx, tx, botID)
+	if err != nil {
+		return nil, AuditEntry{}, err
+	}
+	latest, err := LatestBotVersion(ctx, tx, botID)
+	if err != nil {
+		return nil, AuditEntry{}, err
+	}
+	if latest.Number != base {
+		return nil, AuditEntry{}, &VersionConflictError{Base: base, Latest: latest.Number}
+	}
+	v, err := newBotVersion(botID, latest.Number+1, kind, actor.UserID, config, changelog)
+	if err != nil {
+		return nil, AuditEntry{}, err
+	}
+	if v.ContentHash == latest.ContentHash && kind == latest.Kind {
+		return nil, AuditEntry{}, ErrUnchanged
+	}
+	if _, err := tx.NewInsert().Model(v).Exec(ctx); err != nil {
+		return nil, AuditEntry{}, fmt.Errorf("bot versions: create %s v%d: %w", botID, v.Number, mapErr(err))
+	}
+	old := map[string]any{"version": latest.Number, "kind": latest.Kind, "content_hash": latest.ContentHash, "config": latest.Config}
+	b.ActiveVersionID, b.Kind, b.UpdatedAt = &v.ID, kind, now()
+	if _, err := tx.NewUpdate().Model(b).Column("active_version_id", "kind", "updated_at").WherePK().Exec(ctx); err != nil {
+		return nil, AuditEntry{}, fmt.Errorf("bots: activate v%d of %s: %w", v.Number, botID, err)
+	}
+	return v, AuditEntry{
+		Action: "bot.version.create", ResourceType: "bot_version", ResourceID: v.ID.String(), BotID: &botID,
+		Old: old,
+		New: map[string]any{"version": v.Number, "kind": v.Kind, "content_hash": v.ContentHash, "changelog": v.Changelog, "config": v.Config},
+	}, nil
 }
 
 // ActivateBotVersion makes an existing version the active one (a roll back
@@ -156,37 +166,77 @@ type BotPatch struct {
 func UpdateBot(ctx context.Context, db bun.IDB, actor Actor, botID uuid.UUID, p BotPatch) (*Bot, error) {
 	var out *Bot
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		b, err := lockBot(ctx, tx, botID)
+		b, entry, err := updateBotTx(ctx, tx, botID, p)
+		out = b
 		if err != nil {
 			return err
 		}
-		before := b.auditView()
-		oldTags := slices.Clone(b.Tags)
-		b.Name, b.Description, b.Tags, b.Status = p.Name, p.Description, p.Tags, p.Status
-		if err := b.Validate(); err != nil {
-			return err
-		}
-		after := b.auditView()
-		if equalViews(before, after) {
-			out = b
-			return ErrUnchanged
-		}
-		b.UpdatedAt = now()
-		if _, err := tx.NewUpdate().Model(b).Column("name", "description", "tags", "status", "updated_at").WherePK().Exec(ctx); err != nil {
-			return fmt.Errorf("bots: update %s: %w", botID, mapErr(err))
-		}
-		if !slices.Equal(oldTags, b.Tags) {
-			if _, err := tx.NewDelete().Model((*BotTag)(nil)).Where("bot_id = ?", botID).Exec(ctx); err != nil {
-				return fmt.Errorf("bots: clear tags: %w", err)
-			}
-			if err := insertBotTags(ctx, tx, botID, b.Tags); err != nil {
-				return err
-			}
-		}
-		out = b
-		return WriteAudit(ctx, tx, actor, AuditEntry{Action: "bot.update", ResourceType: "bot", ResourceID: botID.String(), BotID: &botID, Old: before, New: after})
+		return WriteAudit(ctx, tx, actor, entry)
 	})
 	return out, err
+}
+
+func updateBotTx(ctx context.Context, tx bun.Tx, botID uuid.UUID, p BotPatch) (*Bot, AuditEntry, error) {
+	b, err := lockBot(ctx, tx, botID)
+	if err != nil {
+		return nil, AuditEntry{}, err
+	}
+	before := b.metaView()
+	oldTags := slices.Clone(b.Tags)
+	b.Name, b.Description, b.Tags, b.Status = p.Name, p.Description, p.Tags, p.Status
+	if err := b.Validate(); err != nil {
+		return nil, AuditEntry{}, err
+	}
+	after := b.metaView()
+	if equalViews(before, after) {
+		return b, AuditEntry{}, ErrUnchanged
+	}
+	b.UpdatedAt = now()
+	if _, err := tx.NewUpdate().Model(b).Column("name", "description", "tags", "status", "updated_at").WherePK().Exec(ctx); err != nil {
+		return nil, AuditEntry{}, fmt.Errorf("bots: update %s: %w", botID, mapErr(err))
+	}
+	if !slices.Equal(oldTags, b.Tags) {
+		if _, err := tx.NewDelete().Model((*BotTag)(nil)).Where("bot_id = ?", botID).Exec(ctx); err != nil {
+			return nil, AuditEntry{}, fmt.Errorf("bots: clear tags: %w", err)
+		}
+		if err := insertBotTags(ctx, tx, botID, b.Tags); err != nil {
+			return nil, AuditEntry{}, err
+		}
+	}
+	return b, AuditEntry{Action: "bot.update", ResourceType: "bot", ResourceID: botID.String(), BotID: &botID, Old: before, New: after}, nil
+}
+
+// SaveBotEdit applies an edit form: a changed config or kind becomes a new
+// version, changed details are updated in place — one transaction and one
+// audit row (bot.version.create, carrying the detail changes too, or
+// bot.update). It returns the new version (nil if the config was unchanged)
+// and whether the details changed; ErrUnchanged if nothing did.
+func SaveBotEdit(ctx context.Context, db bun.IDB, actor Actor, botID uuid.UUID, base int, kind BotKind, config json.RawMessage, changelog string, p BotPatch) (*BotVersion, bool, error) {
+	var v *BotVersion
+	var metaChanged bool
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		nv, ev, err := createBotVersionTx(ctx, tx, actor, botID, base, kind, config, changelog)
+		if err != nil && !errors.Is(err, ErrUnchanged) {
+			return err
+		}
+		_, eu, uerr := updateBotTx(ctx, tx, botID, p)
+		if uerr != nil && !errors.Is(uerr, ErrUnchanged) {
+			return uerr
+		}
+		v, metaChanged = nv, uerr == nil
+		switch {
+		case nv != nil && metaChanged:
+			ev.Old.(map[string]any)["bot"] = eu.Old
+			ev.New.(map[string]any)["bot"] = eu.New
+			return WriteAudit(ctx, tx, actor, ev)
+		case nv != nil:
+			return WriteAudit(ctx, tx, actor, ev)
+		case metaChanged:
+			return WriteAudit(ctx, tx, actor, eu)
+		}
+		return ErrUnchanged
+	})
+	return v, metaChanged, err
 }
 
 func equalViews(a, b map[string]any) bool {

@@ -109,8 +109,12 @@ type AuditVerification struct {
 const settingAuditVerify = "audit_last_verification"
 
 // VerifyAndRecordAuditChain verifies the chain and stores the outcome.
-func VerifyAndRecordAuditChain(ctx context.Context, db bun.IDB, by string) (AuditVerification, error) {
+func VerifyAndRecordAuditChain(ctx context.Context, db bun.IDB, actor Actor) (AuditVerification, error) {
+	by := actor.Label
 	n, verr := VerifyAuditChain(ctx, db)
+	if by == "" {
+		by = "system"
+	}
 	res := AuditVerification{At: now(), Rows: n, OK: verr == nil, By: by}
 	if verr != nil {
 		res.Problem = verr.Error()
@@ -120,8 +124,15 @@ func VerifyAndRecordAuditChain(ctx context.Context, db bun.IDB, by string) (Audi
 		return res, err
 	}
 	row := &InstanceSetting{Key: settingAuditVerify, Value: string(b), UpdatedAt: res.At}
-	if _, err := db.NewInsert().Model(row).On("CONFLICT (key) DO UPDATE").Set("value = EXCLUDED.value").Set("updated_at = EXCLUDED.updated_at").Exec(ctx); err != nil {
-		return res, fmt.Errorf("audit: record verification: %w", err)
+	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(row).On("CONFLICT (key) DO UPDATE").Set("value = EXCLUDED.value").Set("updated_at = EXCLUDED.updated_at").Exec(ctx); err != nil {
+			return fmt.Errorf("audit: record verification: %w", err)
+		}
+		return WriteAudit(ctx, tx, actor, AuditEntry{Action: "audit.verify", ResourceType: "audit", ResourceID: "chain",
+			New: map[string]any{"rows": res.Rows, "ok": res.OK, "problem": res.Problem}})
+	})
+	if err != nil {
+		return res, err
 	}
 	return res, verr
 }

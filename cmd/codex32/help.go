@@ -57,6 +57,9 @@ Usage:
   codex32 user disable|enable --email E
   codex32 user token --email E --name N --scopes read,write,execute [--expires 90d]
                                  print a new API key for that user
+  codex32 import [--owner EMAIL] PATH...
+                                 create bots from JSON files or folders (idempotent)
+  codex32 audit verify           check the audit log's hash chain; non-zero names the first broken row
   codex32 version                print the version
   codex32 help                   this text
 
