@@ -34,7 +34,7 @@ func TestBrowserBotVersionJourney(t *testing.T) {
 		chromedp.SendKeys(css(`[data-testid="input-email"]`), admin.Email),
 		chromedp.SendKeys(css(`[data-testid="input-password"]`), testutil.TestPassword),
 		chromedp.Click(css(`[data-testid="login-submit"]`)),
-		chromedp.WaitVisible(css(`[data-testid="page-title"]`)),
+		chromedp.WaitVisible(css(`[data-testid="nav-profile"]`)), // signed in (the login page has a title too)
 		chromedp.Navigate(base+"/bots"),
 		chromedp.WaitVisible(css(`[data-testid="empty-state"]`)),
 	))
