@@ -30,6 +30,8 @@ type BotQuery struct {
 	Sort     string // SortUpdated (default), SortName, SortLastRun
 	After    string // cursor from the previous page's Next
 	Limit    int    // default 25, at most 200
+	// CountCap bounds the count (default CountCap).
+	CountCap int
 }
 
 // BotRow is a bot with what the list shows beside it.
@@ -51,10 +53,17 @@ func (r *BotRow) SuccessRate() float64 {
 
 // BotPage is one page of the list.
 type BotPage struct {
-	Rows  []*BotRow
-	Total int    // matching bots, all pages
-	Next  string // cursor of the next page ("" on the last)
+	Rows []*BotRow
+	// Total is the number of matching bots, counted up to CountCap; when
+	// TotalCapped is set there are more (counting 100,000 rows on every
+	// page view would cost more than the page).
+	Total       int
+	TotalCapped bool
+	Next        string // cursor of the next page ("" on the last)
 }
+
+// CountCap is where the bot list stops counting.
+const CountCap = 1000
 
 // cursor is the sort key of the last row of a page.
 type cursor struct {
@@ -86,9 +95,9 @@ func decodeCursor(s string) (*cursor, error) {
 func (q BotQuery) filter(sq *bun.SelectQuery) *bun.SelectQuery {
 	if s := strings.TrimSpace(q.Search); s != "" {
 		like := "%" + escapeLike(strings.ToLower(s)) + "%"
-		sq = sq.WhereGroup(" AND ", func(w *bun.SelectQuery) *bun.SelectQuery {
-			return w.Where("lower(b.name) LIKE ? ESCAPE '\\'", like).WhereOr("lower(b.description) LIKE ? ESCAPE '\\'", like)
-		})
+		// One expression over name and description, so one trigram index
+		// (Postgres) serves the search.
+		sq = sq.Where("(lower(b.name) || ' ' || lower(b.description)) LIKE ? ESCAPE '\\'", like)
 	}
 	if q.Status != "" {
 		sq = sq.Where("b.status = ?", q.Status)
@@ -133,7 +142,7 @@ func QueryBots(ctx context.Context, db bun.IDB, q BotQuery) (*BotPage, error) {
 	switch q.Sort {
 	case SortName:
 		if after != nil {
-			sq = sq.Where("(lower(b.name) > ? OR (lower(b.name) = ? AND b.id > ?))", after.Name, after.Name, after.ID)
+			sq = sq.Where("(lower(b.name), b.id) > (?, ?)", after.Name, after.ID)
 		}
 		sq = sq.OrderExpr("lower(b.name) ASC, b.id ASC")
 	case SortLastRun:
@@ -147,7 +156,7 @@ func QueryBots(ctx context.Context, db bun.IDB, q BotQuery) (*BotPage, error) {
 		sq = sq.OrderExpr("b.last_executed_at DESC NULLS LAST, b.id DESC")
 	default:
 		if after != nil && after.Time != nil {
-			sq = sq.Where("(b.updated_at < ? OR (b.updated_at = ? AND b.id < ?))", *after.Time, *after.Time, after.ID)
+			sq = sq.Where("(b.updated_at, b.id) < (?, ?)", *after.Time, after.ID)
 		}
 		sq = sq.OrderExpr("b.updated_at DESC, b.id DESC")
 	}
@@ -170,10 +179,15 @@ func QueryBots(ctx context.Context, db bun.IDB, q BotQuery) (*BotPage, error) {
 		}
 		page.Next = encodeCursor(c)
 	}
-	total, err := q.filter(db.NewSelect().Model((*Bot)(nil))).Count(ctx)
-	if err != nil {
+	capAt := q.CountCap
+	if capAt <= 0 {
+		capAt = CountCap
+	}
+	var total int
+	inner := q.filter(db.NewSelect().Model((*Bot)(nil)).ColumnExpr("1")).Limit(int64(capAt + 1))
+	if err := db.NewSelect().TableExpr("(?) AS matching", inner).ColumnExpr("count(*)").Scan(ctx, &total); err != nil {
 		return nil, fmt.Errorf("bots: count: %w", err)
 	}
-	page.Total = int(total)
+	page.Total, page.TotalCapped = min(total, capAt), total > capAt
 	return page, nil
 }

@@ -74,6 +74,15 @@ func TestQueryBotsFiltersAndCounts(t *testing.T) {
 	require.Equal(t, 1, *p.Rows[0].ActiveVersion)
 	require.EqualValues(t, -1, p.Rows[0].SuccessRate(), "never ran")
 
+	capped, err := models.QueryBots(ctx, db.Bun, models.BotQuery{CountCap: 2})
+	require.NoError(t, err)
+	require.Equal(t, 2, capped.Total)
+	require.True(t, capped.TotalCapped, "counting stops at the cap")
+	exact, err := models.QueryBots(ctx, db.Bun, models.BotQuery{CountCap: 3})
+	require.NoError(t, err)
+	require.Equal(t, 3, exact.Total)
+	require.False(t, exact.TotalCapped)
+
 	_, err = models.QueryBots(ctx, db.Bun, models.BotQuery{After: "!!not a cursor"})
 	var ve *models.ValidationError
 	require.ErrorAs(t, err, &ve)

@@ -41,11 +41,23 @@ func sortOptions() [][2]string {
 	return [][2]string{{models.SortUpdated, "Recently updated"}, {models.SortName, "Name"}, {models.SortLastRun, "Last run"}}
 }
 
-func countLabel(n int) string {
-	if n == 1 {
+func countLabel(n int, capped bool) string {
+	switch {
+	case capped:
+		return fmt.Sprintf("More than %s bots", thousands(n))
+	case n == 1:
 		return "1 bot"
 	}
-	return fmt.Sprintf("%d bots", n)
+	return thousands(n) + " bots"
+}
+
+// thousands formats n with comma separators.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func ownerLabel(name, email string) string {

@@ -1,0 +1,7 @@
+-- pg_trgm stays installed: other schemas or applications may use it.
+DROP INDEX IF EXISTS bots_search_trgm_idx;
+DROP INDEX IF EXISTS bots_live_kind_updated_idx;
+DROP INDEX IF EXISTS bots_live_status_kind_idx;
+DROP INDEX IF EXISTS bots_live_last_run_idx;
+DROP INDEX IF EXISTS bots_live_name_idx;
+DROP INDEX IF EXISTS bots_live_updated_idx;
