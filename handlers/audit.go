@@ -181,6 +181,7 @@ func (h *handler) streamAudit(c *fiber.Ctx, ctype, ext string, writer func(*bufi
 	c.Set(fiber.HeaderContentType, ctype)
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="codex32-audit-`+time.Now().UTC().Format("20060102-150405")+`.`+ext+`"`)
 	ctx := c.UserContext()
+	conn := c.Context().Conn()
 	c.Context().SetBodyStreamWriter(fasthttp.StreamWriter(func(w *bufio.Writer) {
 		write, done := writer(w)
 		n := 0
@@ -189,6 +190,9 @@ func (h *handler) streamAudit(c *fiber.Ctx, ctype, ext string, writer func(*bufi
 				return err
 			}
 			if n++; n%500 == 0 {
+				// The server's write timeout covers the whole response:
+				// keep extending it while rows keep flowing.
+				_ = conn.SetWriteDeadline(time.Now().Add(time.Minute))
 				return w.Flush()
 			}
 			return nil

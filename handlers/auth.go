@@ -27,6 +27,7 @@ const (
 const msgBadCredentials = "Incorrect email or password."
 
 func (h *handler) showSetup(c *fiber.Ctx) error {
+	web.CSRFToken(c) // the form needs one
 	return web.Render(c, fiber.StatusOK, views.Setup(h.page(c, "Set up", "setup"), views.SetupData{}))
 }
 
@@ -82,6 +83,7 @@ func (h *handler) showLogin(c *fiber.Ctx) error {
 		return c.Redirect(safeNext(c.Query("next")), fiber.StatusSeeOther)
 	}
 	d := views.LoginData{Next: safeNext(c.Query("next")), SSO: h.ssoButtons(), Errors: views.FormErrors{}}
+	web.CSRFToken(c) // the form needs one
 	return web.Render(c, fiber.StatusOK, views.Login(h.page(c, "Sign in", "login"), d))
 }
 
@@ -96,12 +98,18 @@ func (h *handler) createLogin(c *fiber.Ctx) error {
 	}
 	attempt := &models.LoginAttempt{Email: email, IP: web.RequestIP(c), UserAgent: c.Get(fiber.HeaderUserAgent)}
 
+	// The attempt is stored as pending before anything else, so parallel
+	// guesses count against each other at once; then the window is checked
+	// (this attempt included).
+	if err := models.BeginLoginAttempt(ctx, h.DB.Bun, attempt); err != nil {
+		return err
+	}
 	now := h.Now()
 	if wait, err := h.throttled(c, email, attempt.IP, now); err != nil {
 		return err
 	} else if wait > 0 {
 		attempt.Reason = models.ReasonThrottled
-		if err := models.RecordLoginAttempt(ctx, h.DB.Bun, attempt); err != nil {
+		if err := models.FinishLoginAttempt(ctx, h.DB.Bun, attempt); err != nil {
 			return err
 		}
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(wait.Seconds()))))
@@ -133,8 +141,8 @@ func (h *handler) createLogin(c *fiber.Ctx) error {
 	case !u.Can(models.PermSignInHTML):
 		attempt.Reason = models.ReasonAPIOnly
 	}
-	if attempt.Reason != "" {
-		if err := models.RecordLoginAttempt(ctx, h.DB.Bun, attempt); err != nil {
+	if attempt.Reason != models.ReasonPending {
+		if err := models.FinishLoginAttempt(ctx, h.DB.Bun, attempt); err != nil {
 			return err
 		}
 		switch attempt.Reason {
@@ -145,8 +153,8 @@ func (h *handler) createLogin(c *fiber.Ctx) error {
 		}
 		return fail(fiber.StatusUnauthorized, msgBadCredentials)
 	}
-	attempt.Success = true
-	if err := models.RecordLoginAttempt(ctx, h.DB.Bun, attempt); err != nil {
+	attempt.Success, attempt.Reason = true, ""
+	if err := models.FinishLoginAttempt(ctx, h.DB.Bun, attempt); err != nil {
 		return err
 	}
 	if err := models.RecordLogin(ctx, h.DB.Bun, u.ID, now); err != nil {
@@ -167,7 +175,7 @@ func (h *handler) throttled(c *fiber.Ctx, email, ip string, now time.Time) (time
 		if err != nil {
 			return err
 		}
-		if n >= max {
+		if n > max { // this attempt is counted too
 			wait = max64(wait, oldest.Add(throttleWindow).Sub(now))
 		}
 		return nil

@@ -193,7 +193,8 @@ func (h *handler) showBot(c *fiber.Ctx) error {
 		return err
 	}
 	u := web.CurrentUser(c)
-	d := views.BotPageData{Bot: b, Tab: c.Query("tab", "overview"), CanEdit: canEditBot(u, b), CanPurge: u.Can(models.PermBotsPurge)}
+	d := views.BotPageData{Bot: b, Tab: c.Query("tab", "overview"), CanEdit: canEditBot(u, b) && b.ArchivedAt == nil,
+		CanPurge: u.Can(models.PermBotsPurge), CanAudit: u.Can(models.PermAuditRead), CanRestore: canEditBot(u, b) && b.ArchivedAt != nil}
 	if owner, err := models.UserByID(ctx, h.DB.Bun, b.OwnerID); err == nil {
 		d.Owner = owner
 	}
@@ -216,6 +217,9 @@ func (h *handler) showBot(c *fiber.Ctx) error {
 			return err
 		}
 	case "audit":
+		if !u.Can(models.PermAuditRead) {
+			return h.forbidden(c, string(models.PermAuditRead))
+		}
 		page, err := models.QueryAudit(ctx, h.DB.Bun, models.AuditQuery{BotID: &b.ID, Limit: 100})
 		if err != nil {
 			return err
@@ -308,6 +312,9 @@ func (h *handler) updateBot(c *fiber.Ctx) error {
 	}
 	if fields, ok := validationFields(err); ok {
 		for k, v := range fields {
+			if k == "archived" {
+				k = ""
+			}
 			d.Errors[k] = capitalise(v) + "."
 		}
 		return web.Render(c, fiber.StatusUnprocessableEntity, views.BotForm(h.page(c, "Edit "+b.Name, "bots"), d))

@@ -124,7 +124,8 @@ func NewSSO(_ context.Context, cfg SSOConfig, log *slog.Logger) (*SSO, error) {
 		if name == "" {
 			name = "Single sign-on"
 		}
-		add(&ssoProvider{key: "oidc", label: name, issuer: strings.TrimSuffix(cfg.OIDCIssuer, "/"), client: *cfg.OIDC})
+		// The issuer is kept exactly as configured: discovery must match it.
+		add(&ssoProvider{key: "oidc", label: name, issuer: cfg.OIDCIssuer, client: *cfg.OIDC})
 	}
 	return s, nil
 }
@@ -165,7 +166,7 @@ func (s *SSO) ready(ctx context.Context, p *ssoProvider) error {
 		return fmt.Errorf("sso: %s discovery at %s: %w", p.key, p.issuer, err)
 	}
 	gp, err := openidConnect.New(p.client.ID, p.client.Secret, s.callbackURL(p.key),
-		p.issuer+"/.well-known/openid-configuration", "openid", "email", "profile")
+		strings.TrimSuffix(p.issuer, "/")+"/.well-known/openid-configuration", "openid", "email", "profile")
 	if err != nil {
 		return fmt.Errorf("sso: %s: %w", p.key, err)
 	}

@@ -100,6 +100,8 @@ func (h *handler) activateVersion(c *fiber.Ctx) error {
 	switch {
 	case errors.Is(err, models.ErrUnchanged):
 		return redirectWithFlash(c, to, views.FlashInfo, "Version "+itoa(n)+" is already active.")
+	case errors.Is(err, models.ErrArchived):
+		return redirectWithFlash(c, to, views.FlashError, "This bot is archived; restore it before activating a version.")
 	case err != nil:
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -159,11 +160,18 @@ func uuidOrEmpty(id *uuid.UUID) string {
 	return id.String()
 }
 
+// truncate cuts s to at most n bytes on a character boundary (a cut
+// through a multi-byte character would be invalid UTF-8, which Postgres
+// refuses).
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n]
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // VerifyAuditChain re-computes every row's hash in order and reports the

@@ -40,6 +40,9 @@ type BotRow struct {
 	OwnerEmail    string `bun:"owner_email"`
 	OwnerName     string `bun:"owner_name"`
 	ActiveVersion *int   `bun:"active_version"`
+	// SortName is the database's lower(name): the name cursor must hold the
+	// database's folding, not Go's (they differ outside ASCII).
+	SortName string `bun:"sort_name"`
 }
 
 // SuccessRate is the share of finished executions that succeeded (0..1),
@@ -135,7 +138,7 @@ func QueryBots(ctx context.Context, db bun.IDB, q BotQuery) (*BotPage, error) {
 	var rows []*BotRow
 	sq := db.NewSelect().Model(&rows).
 		ColumnExpr("b.*").
-		ColumnExpr("u.email AS owner_email, u.name AS owner_name, av.number AS active_version").
+		ColumnExpr("u.email AS owner_email, u.name AS owner_name, av.number AS active_version, lower(b.name) AS sort_name").
 		Join("JOIN users AS u ON u.id = b.owner_id").
 		Join("LEFT JOIN bot_versions AS av ON av.id = b.active_version_id")
 	sq = q.filter(sq)
@@ -170,7 +173,7 @@ func QueryBots(ctx context.Context, db bun.IDB, q BotQuery) (*BotPage, error) {
 		c := cursor{ID: last.ID}
 		switch q.Sort {
 		case SortName:
-			c.Name = strings.ToLower(last.Name)
+			c.Name = last.SortName
 		case SortLastRun:
 			c.Time = last.LastExecutedAt
 		default:

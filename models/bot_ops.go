@@ -11,6 +11,9 @@ import (
 	"github.com/uptrace/bun"
 )
 
+// ErrArchived refuses changes to an archived bot (restore it first).
+var ErrArchived = &ValidationError{Fields: map[string]string{"archived": "this bot is archived; restore it before changing it"}}
+
 // ErrUnchanged means a save would create a version identical to the latest.
 var ErrUnchanged = errors.New("the config is identical to the latest version")
 
@@ -88,6 +91,9 @@ func createBotVersionTx(ctx context.Context, tx bun.Tx, actor Actor, botID uuid.
 	if err != nil {
 		return nil, AuditEntry{}, err
 	}
+	if b.ArchivedAt != nil {
+		return nil, AuditEntry{}, ErrArchived
+	}
 	latest, err := LatestBotVersion(ctx, tx, botID)
 	if err != nil {
 		return nil, AuditEntry{}, err
@@ -125,6 +131,9 @@ func ActivateBotVersion(ctx context.Context, db bun.IDB, actor Actor, botID uuid
 		b, err := lockBot(ctx, tx, botID)
 		if err != nil {
 			return err
+		}
+		if b.ArchivedAt != nil {
+			return ErrArchived
 		}
 		v, err := BotVersionByNumber(ctx, tx, botID, number)
 		if err != nil {
@@ -180,6 +189,9 @@ func updateBotTx(ctx context.Context, tx bun.Tx, botID uuid.UUID, p BotPatch) (*
 	b, err := lockBot(ctx, tx, botID)
 	if err != nil {
 		return nil, AuditEntry{}, err
+	}
+	if b.ArchivedAt != nil {
+		return nil, AuditEntry{}, ErrArchived
 	}
 	before := b.metaView()
 	oldTags := slices.Clone(b.Tags)

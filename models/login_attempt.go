@@ -33,10 +33,45 @@ const (
 	ReasonAPIOnly        = "api_only"
 	ReasonThrottled      = "throttled"
 	ReasonRejected       = "rejected"
+	// ReasonPending marks an attempt whose password is being checked. It
+	// counts as a failure, so concurrent guesses see each other at once.
+	ReasonPending = "pending"
 )
 
 // RecordLoginAttempt stores the attempt and its audit row in one transaction.
 func RecordLoginAttempt(ctx context.Context, db bun.IDB, a *LoginAttempt) error {
+	prepareAttempt(a)
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(a).Exec(ctx); err != nil {
+			return fmt.Errorf("login attempts: record: %w", err)
+		}
+		return auditAttempt(ctx, tx, a)
+	})
+}
+
+// BeginLoginAttempt stores a pending attempt before the password is checked
+// (it counts towards throttling straight away); FinishLoginAttempt settles it.
+func BeginLoginAttempt(ctx context.Context, db bun.IDB, a *LoginAttempt) error {
+	prepareAttempt(a)
+	a.Reason = ReasonPending
+	if _, err := db.NewInsert().Model(a).Exec(ctx); err != nil {
+		return fmt.Errorf("login attempts: begin: %w", err)
+	}
+	return nil
+}
+
+// FinishLoginAttempt records the outcome of a pending attempt and its audit
+// row in one transaction.
+func FinishLoginAttempt(ctx context.Context, db bun.IDB, a *LoginAttempt) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewUpdate().Model(a).Column("user_id", "success", "reason").WherePK().Exec(ctx); err != nil {
+			return fmt.Errorf("login attempts: finish: %w", err)
+		}
+		return auditAttempt(ctx, tx, a)
+	})
+}
+
+func prepareAttempt(a *LoginAttempt) {
 	a.ID = NewID()
 	a.Email = strings.ToLower(strings.TrimSpace(truncate(a.Email, 254)))
 	a.UserAgent = truncate(a.UserAgent, 500)
@@ -44,22 +79,24 @@ func RecordLoginAttempt(ctx context.Context, db bun.IDB, a *LoginAttempt) error 
 		a.Method = "password"
 	}
 	a.CreatedAt = now()
+}
+
+// auditAttempt writes auth.login or auth.login_failed. A failed attempt's
+// actor is anonymous (it may be an attacker); the account it targeted is
+// the resource.
+func auditAttempt(ctx context.Context, tx bun.Tx, a *LoginAttempt) error {
 	action, rtype, rid := "auth.login_failed", "login", a.Email
+	actor := Actor{Label: a.Email, IP: a.IP, UserAgent: a.UserAgent}
 	if a.Success {
 		action = "auth.login"
+		actor.UserID = a.UserID
 	}
 	if a.UserID != nil {
 		rtype, rid = "user", a.UserID.String()
 	}
-	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewInsert().Model(a).Exec(ctx); err != nil {
-			return fmt.Errorf("login attempts: record: %w", err)
-		}
-		actor := Actor{UserID: a.UserID, Label: a.Email, IP: a.IP, UserAgent: a.UserAgent}
-		return WriteAudit(ctx, tx, actor, AuditEntry{
-			Action: action, ResourceType: rtype, ResourceID: rid,
-			New: map[string]any{"email": a.Email, "method": a.Method, "success": a.Success, "reason": a.Reason},
-		})
+	return WriteAudit(ctx, tx, actor, AuditEntry{
+		Action: action, ResourceType: rtype, ResourceID: rid,
+		New: map[string]any{"email": a.Email, "method": a.Method, "success": a.Success, "reason": a.Reason},
 	})
 }
 
@@ -72,13 +109,16 @@ func RecentFailures(ctx context.Context, db bun.IDB, email, ip string, since tim
 		Oldest *time.Time `bun:"oldest"`
 	}
 	q := db.NewSelect().Model((*LoginAttempt)(nil)).ColumnExpr("count(*) AS n").ColumnExpr("min(la.created_at) AS oldest").
-		Where("la.success = ?", false).Where("la.reason = ?", ReasonBadCredentials).
+		Where("la.success = ?", false).Where("la.reason IN (?, ?)", ReasonBadCredentials, ReasonPending).
 		Where("la.created_at > ?", since.UTC().Truncate(time.Microsecond))
 	if email != "" {
 		q = q.Where("la.email = ?", strings.ToLower(strings.TrimSpace(email)))
 	}
 	if ip != "" {
 		q = q.Where("la.ip = ?", ip)
+	}
+	if email == "" && ip == "" {
+		return 0, time.Time{}, nil
 	}
 	if err := q.Scan(ctx, &row); err != nil {
 		return 0, time.Time{}, fmt.Errorf("login attempts: count: %w", err)

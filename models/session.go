@@ -41,22 +41,40 @@ func SessionByHash(ctx context.Context, db bun.IDB, hash string) (*Session, erro
 	return s, nil
 }
 
-// SaveSession inserts or replaces a session row.
+// InsertSession stores a new session row.
+func InsertSession(ctx context.Context, db bun.IDB, s *Session) error {
+	normaliseSession(s)
+	if _, err := db.NewInsert().Model(s).Exec(ctx); err != nil {
+		return fmt.Errorf("sessions: insert: %w", err)
+	}
+	return nil
+}
+
+// UpdateSession rewrites an existing session row. It reports false, and
+// writes nothing, when the row is gone: the session was ended (sign-out,
+// "end session", a password change) while this request was in flight, and
+// must not come back.
+func UpdateSession(ctx context.Context, db bun.IDB, s *Session) (bool, error) {
+	normaliseSession(s)
+	res, err := db.NewUpdate().Model(s).Column("user_id", "data", "ip", "user_agent", "last_seen_at", "expires_at").WherePK().Exec(ctx)
+	if err != nil {
+		return false, fmt.Errorf("sessions: update: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// SaveSession inserts a session row (tests and tools; the web store uses
+// InsertSession and UpdateSession).
 func SaveSession(ctx context.Context, db bun.IDB, s *Session) error {
+	return InsertSession(ctx, db, s)
+}
+
+func normaliseSession(s *Session) {
 	s.CreatedAt = s.CreatedAt.UTC().Truncate(time.Microsecond)
 	s.LastSeenAt = s.LastSeenAt.UTC().Truncate(time.Microsecond)
 	s.ExpiresAt = s.ExpiresAt.UTC().Truncate(time.Microsecond)
 	s.UserAgent = truncate(s.UserAgent, 500)
-	_, err := db.NewInsert().Model(s).
-		On("CONFLICT (id_hash) DO UPDATE").
-		Set("user_id = EXCLUDED.user_id").Set("data = EXCLUDED.data").Set("ip = EXCLUDED.ip").
-		Set("user_agent = EXCLUDED.user_agent").Set("last_seen_at = EXCLUDED.last_seen_at").
-		Set("expires_at = EXCLUDED.expires_at").
-		Exec(ctx)
-	if err != nil {
-		return fmt.Errorf("sessions: save: %w", err)
-	}
-	return nil
 }
 
 // TouchSession records activity (for the idle timeout).

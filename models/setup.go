@@ -99,11 +99,13 @@ func MarkSetupDone(ctx context.Context, db bun.IDB) error {
 
 // AuditVerification is the outcome of the last chain verification.
 type AuditVerification struct {
-	At      time.Time `json:"at"`
-	Rows    int       `json:"rows"`
-	OK      bool      `json:"ok"`
-	Problem string    `json:"problem,omitempty"`
-	By      string    `json:"by"`
+	At       time.Time `json:"at"`
+	Rows     int       `json:"rows"`
+	OK       bool      `json:"ok"`
+	Problem  string    `json:"problem,omitempty"`
+	By       string    `json:"by"`
+	HeadSeq  int64     `json:"head_seq,omitempty"`
+	HeadHash string    `json:"head_hash,omitempty"`
 }
 
 const settingAuditVerify = "audit_last_verification"
@@ -111,11 +113,32 @@ const settingAuditVerify = "audit_last_verification"
 // VerifyAndRecordAuditChain verifies the chain and stores the outcome.
 func VerifyAndRecordAuditChain(ctx context.Context, db bun.IDB, actor Actor) (AuditVerification, error) {
 	by := actor.Label
+	prev, err := LastAuditVerification(ctx, db)
+	if err != nil {
+		return AuditVerification{}, err
+	}
 	n, verr := VerifyAuditChain(ctx, db)
+	head, err := AuditHead(ctx, db)
+	if err != nil {
+		return AuditVerification{}, err
+	}
+	// Rows removed from the end (or a restored old backup) leave a chain
+	// that verifies: compare with the head the last verification saw.
+	if verr == nil && prev != nil && prev.OK && prev.HeadSeq > 0 {
+		if old, err := AuditBySeq(ctx, db, prev.HeadSeq); err != nil || old.Hash != prev.HeadHash {
+			verr = fmt.Errorf("audit: verify: row %d, the chain head verified on %s, is missing or changed: rows were removed",
+				prev.HeadSeq, prev.At.UTC().Format("2006-01-02 15:04 UTC"))
+		}
+	}
 	if by == "" {
 		by = "system"
 	}
 	res := AuditVerification{At: now(), Rows: n, OK: verr == nil, By: by}
+	if head != nil && verr == nil {
+		res.HeadSeq, res.HeadHash = head.Seq, head.Hash
+	} else if prev != nil {
+		res.HeadSeq, res.HeadHash = prev.HeadSeq, prev.HeadHash // keep the last good head
+	}
 	if verr != nil {
 		res.Problem = verr.Error()
 	}

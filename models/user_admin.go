@@ -126,14 +126,19 @@ func SetUserPassword(ctx context.Context, db bun.IDB, actor Actor, id uuid.UUID,
 var ErrLastAdmin = &ValidationError{Fields: map[string]string{"role": "this is the last active admin; make someone else admin first"}}
 
 func ensureAnotherAdmin(ctx context.Context, db bun.IDB, except uuid.UUID) error {
-	n, err := db.NewSelect().Model((*User)(nil)).Where("role = ?", RoleAdmin).Where("is_active").Where("id <> ?", except).Count(ctx)
-	if err != nil {
+	// Lock every active admin row (Postgres) so two admins demoting each
+	// other at once cannot both see the other as the remaining admin.
+	var ids []uuid.UUID
+	q := db.NewSelect().Model((*User)(nil)).Column("id").Where("role = ?", RoleAdmin).Where("is_active").Order("id")
+	if err := forUpdate(db, q).Scan(ctx, &ids); err != nil {
 		return fmt.Errorf("users: count admins: %w", err)
 	}
-	if n == 0 {
-		return ErrLastAdmin
+	for _, id := range ids {
+		if id != except {
+			return nil
+		}
 	}
-	return nil
+	return ErrLastAdmin
 }
 
 // RecordLogin stamps last_login_at.

@@ -32,6 +32,14 @@ func CSRFToken(c *fiber.Ctx) string {
 	return t
 }
 
+// ExistingCSRFToken returns the session's token without creating one.
+func ExistingCSRFToken(c *fiber.Ctx) string {
+	if rs := Session(c); rs != nil {
+		return rs.Get(keyCSRF)
+	}
+	return ""
+}
+
 // ErrCSRF is the answer to a state-changing request without a valid token.
 var ErrCSRF = fiber.NewError(fiber.StatusForbidden, "The form has expired or did not come from this site. Reload the page and try again.")
 
@@ -51,6 +59,12 @@ func CSRF() fiber.Handler {
 		got := c.Get(CSRFHeader)
 		if got == "" {
 			got = c.FormValue(CSRFFormField)
+		}
+		if want == "" && CurrentUser(c) == nil && IsHTMX(c) {
+			// The session expired under an open page: send the browser to
+			// sign in rather than show a form error in a fragment.
+			c.Set("HX-Redirect", "/login")
+			return c.SendStatus(fiber.StatusUnauthorized)
 		}
 		if want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
 			return ErrCSRF

@@ -68,7 +68,15 @@ func errorHandler(opts Options) fiber.ErrorHandler {
 
 // NewPage fills the layout fields every page needs from the request.
 func NewPage(c *fiber.Ctx, version, title, active string) views.Page {
-	p := views.Page{Title: title, Active: active, Version: version, User: CurrentUser(c), CSRF: CSRFToken(c)}
+	p := views.Page{Title: title, Active: active, Version: version, User: CurrentUser(c)}
+	// A signed-in page always carries a token (htmx and the sign-out form
+	// need it). A signed-out page only reuses one: forms that need a token
+	// (sign-in, setup) create it, so crawlers hitting 404s create no sessions.
+	if p.User != nil {
+		p.CSRF = CSRFToken(c)
+	} else {
+		p.CSRF = ExistingCSRFToken(c)
+	}
 	if rs := Session(c); rs != nil {
 		p.Flashes = rs.TakeFlashes()
 	}

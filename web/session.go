@@ -159,7 +159,8 @@ func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessio
 		return nil
 	}
 	now := s.cfg.Now().UTC()
-	if sess.ID == "" {
+	fresh := sess.ID == ""
+	if fresh {
 		id, err := randomToken(32)
 		if err != nil {
 			return err
@@ -204,8 +205,20 @@ func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessio
 	if row.Data, err = json.Marshal(data); err != nil {
 		return fmt.Errorf("sessions: encode: %w", err)
 	}
-	if err := models.SaveSession(ctx, s.cfg.DB.Bun, row); err != nil {
-		return err
+	if fresh {
+		if err := models.InsertSession(ctx, s.cfg.DB.Bun, row); err != nil {
+			return err
+		}
+	} else {
+		ok, err := models.UpdateSession(ctx, s.cfg.DB.Bun, row)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			// Ended while this request ran: never resurrect it.
+			http.SetCookie(w, sessions.NewCookie(sess.Name(), "", &sessions.Options{Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.cfg.Secure, SameSite: http.SameSiteLaxMode}))
+			return nil
+		}
 	}
 	sess.Values[keyCreated] = row.CreatedAt.Format(time.RFC3339Nano)
 	sess.Values[keyExpires] = row.ExpiresAt.Format(time.RFC3339Nano)

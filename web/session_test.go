@@ -95,3 +95,32 @@ func TestSessionCookieIsOnlyASignedID(t *testing.T) {
 	require.Len(t, rows, 1)
 	require.Len(t, rows[0].IDHash, 64)
 }
+
+// A request that loaded a session before it was ended (sign-out elsewhere,
+// "end session", a password change) must not bring it back when it saves.
+func TestEndedSessionsAreNotResurrected(t *testing.T) {
+	t.Parallel()
+	db := testutil.NewDB(t)
+	s := newStore(t, db, oldKey)
+	c := save(t, s)
+
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.AddCookie(c)
+	inFlight, err := s.New(r, s.CookieName())
+	require.NoError(t, err)
+	require.False(t, inFlight.IsNew)
+
+	_, err = db.Bun.NewDelete().Model((*models.Session)(nil)).Where("1 = 1").Exec(context.Background()) // ended meanwhile
+	require.NoError(t, err)
+
+	inFlight.Values["flash"] = "x"
+	w := httptest.NewRecorder()
+	require.NoError(t, s.Save(r, w, inFlight))
+	n, err := db.Bun.NewSelect().Model((*models.Session)(nil)).Count(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, n, "the row stays deleted")
+	require.Len(t, w.Result().Cookies(), 1)
+	require.Negative(t, w.Result().Cookies()[0].MaxAge, "and the cookie is cleared")
+	_, ok := load(t, s, c)
+	require.False(t, ok, "the old cookie stays dead")
+}

@@ -91,7 +91,9 @@ CREATE TABLE bot_versions (
     bot_id        uuid        NOT NULL REFERENCES bots (id) ON DELETE CASCADE,
     number        integer     NOT NULL CHECK (number > 0),
     kind          text        NOT NULL CHECK (kind IN ('http', 'llm', 'script')),
-    config        jsonb       NOT NULL CHECK (jsonb_typeof(config) = 'object'),
+    -- json, not jsonb: the stored text is exactly the canonical text that
+    -- content_hash covers (jsonb would rewrite numbers such as 1e1).
+    config        json        NOT NULL CHECK (json_typeof(config) = 'object'),
     content_hash  text        NOT NULL,
     changelog     text        NOT NULL DEFAULT '',
     author_id     uuid,
@@ -140,8 +142,9 @@ CREATE TABLE audit_logs (
     resource_type     text        NOT NULL,
     resource_id       text        NOT NULL,
     bot_id            uuid,
-    old_values        jsonb,
-    new_values        jsonb,
+    -- json, not jsonb: the hash chain covers these bytes exactly.
+    old_values        json,
+    new_values        json,
     ip                text        NOT NULL DEFAULT '',
     user_agent        text        NOT NULL DEFAULT '',
     created_at        timestamptz NOT NULL DEFAULT now(),
@@ -149,11 +152,13 @@ CREATE TABLE audit_logs (
     hash              text        NOT NULL,
     CONSTRAINT audit_logs_seq_key UNIQUE (seq)
 );
-CREATE INDEX audit_logs_created_idx ON audit_logs (created_at DESC, seq DESC);
-CREATE INDEX audit_logs_actor_idx ON audit_logs (actor_user_id, created_at DESC);
-CREATE INDEX audit_logs_resource_idx ON audit_logs (resource_type, resource_id, created_at DESC);
-CREATE INDEX audit_logs_bot_idx ON audit_logs (bot_id, created_at DESC);
-CREATE INDEX audit_logs_action_idx ON audit_logs (action, created_at DESC);
+-- Pages are ordered by seq (which follows time), so filters index (x, seq).
+CREATE INDEX audit_logs_created_idx ON audit_logs (created_at);
+CREATE INDEX audit_logs_actor_idx ON audit_logs (actor_user_id, seq DESC);
+CREATE INDEX audit_logs_actor_label_idx ON audit_logs (lower(actor_label) text_pattern_ops, seq DESC);
+CREATE INDEX audit_logs_resource_idx ON audit_logs (resource_type, resource_id, seq DESC);
+CREATE INDEX audit_logs_bot_idx ON audit_logs (bot_id, seq DESC);
+CREATE INDEX audit_logs_action_idx ON audit_logs (action text_pattern_ops, seq DESC);
 
 -- The audit chain's head, read under a transaction-scoped advisory lock so
 -- concurrent writers cannot fork the chain. In PL/pgSQL each statement takes
@@ -176,3 +181,5 @@ CREATE TRIGGER bot_versions_immutable BEFORE UPDATE ON bot_versions
     FOR EACH ROW EXECUTE FUNCTION codex32_refuse_change();
 CREATE TRIGGER audit_logs_immutable BEFORE UPDATE OR DELETE ON audit_logs
     FOR EACH ROW EXECUTE FUNCTION codex32_refuse_change();
+CREATE TRIGGER audit_logs_no_truncate BEFORE TRUNCATE ON audit_logs
+    FOR EACH STATEMENT EXECUTE FUNCTION codex32_refuse_change();

@@ -146,11 +146,13 @@ CREATE TABLE audit_logs (
     hash              TEXT      NOT NULL,
     CONSTRAINT audit_logs_seq_key UNIQUE (seq)
 );
-CREATE INDEX audit_logs_created_idx ON audit_logs (created_at DESC, seq DESC);
-CREATE INDEX audit_logs_actor_idx ON audit_logs (actor_user_id, created_at DESC);
-CREATE INDEX audit_logs_resource_idx ON audit_logs (resource_type, resource_id, created_at DESC);
-CREATE INDEX audit_logs_bot_idx ON audit_logs (bot_id, created_at DESC);
-CREATE INDEX audit_logs_action_idx ON audit_logs (action, created_at DESC);
+-- Pages are ordered by seq (which follows time), so filters index (x, seq).
+CREATE INDEX audit_logs_created_idx ON audit_logs (created_at);
+CREATE INDEX audit_logs_actor_idx ON audit_logs (actor_user_id, seq DESC);
+CREATE INDEX audit_logs_actor_label_idx ON audit_logs (lower(actor_label), seq DESC);
+CREATE INDEX audit_logs_resource_idx ON audit_logs (resource_type, resource_id, seq DESC);
+CREATE INDEX audit_logs_bot_idx ON audit_logs (bot_id, seq DESC);
+CREATE INDEX audit_logs_action_idx ON audit_logs (action, seq DESC);
 
 -- Versions and audit rows are immutable; the database enforces it.
 CREATE TRIGGER bot_versions_immutable BEFORE UPDATE ON bot_versions
