@@ -51,6 +51,10 @@ func (h *handler) showBots(c *fiber.Ctx) error {
 	}
 	d := views.BotsListData{Page: page, Query: q, Mine: mine, CanCreate: u.Can(models.PermBotsCreate),
 		QueryString: botListQuery(q, mine), First: q.After == ""}
+	if web.IsHTMX(c) && c.Get("HX-Target") == "bot-results" {
+		// Live search and paging swap only the results.
+		return web.Render(c, fiber.StatusOK, views.BotResults(d))
+	}
 	return web.Render(c, fiber.StatusOK, views.BotsList(h.page(c, "Bots", "bots"), d))
 }
 

@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -190,4 +191,18 @@ func TestBotListSearchFiltersAndPages(t *testing.T) {
 	r := c.Get("/bots?after=garbage")
 	require.Equal(t, http.StatusOK, r.StatusCode)
 	require.Equal(t, 3, r.Doc(t).Find(`[data-testid="bot-row"]`).Length())
+}
+
+func TestBotListLiveSearchGetsAFragment(t *testing.T) {
+	t.Parallel()
+	_, c, _ := signedIn(t, models.RoleUser)
+	createBotViaPage(t, c, "Pinger")
+	req := httptest.NewRequest(http.MethodGet, "/bots?q=ping", nil)
+	req.Header.Set("HX-Request", "true")
+	req.Header.Set("HX-Target", "bot-results")
+	r := c.Do(req)
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	require.NotContains(t, r.Body, "<html", "only the results")
+	d := r.Doc(t)
+	require.Equal(t, 1, d.Find(`#bot-results [data-testid="bot-row"]`).Length())
 }
