@@ -37,8 +37,21 @@ func (h *handler) showBots(c *fiber.Ctx) error {
 		q.Sort = models.SortUpdated
 	}
 	mine := c.Query("mine") == "1"
-	if mine {
+	owner := strings.TrimSpace(c.Query("owner"))
+	switch {
+	case mine:
 		q.OwnerID = &u.ID
+	case owner != "":
+		o, err := models.UserByEmail(c.UserContext(), h.DB.Bun, owner)
+		switch {
+		case err == nil:
+			q.OwnerID = &o.ID
+		case errors.Is(err, models.ErrNotFound):
+			nobody := uuid.Nil // an unknown owner matches no bot
+			q.OwnerID = &nobody
+		default:
+			return err
+		}
 	}
 	page, err := models.QueryBots(c.UserContext(), h.DB.Bun, q)
 	if fields, ok := validationFields(err); ok {
@@ -49,8 +62,8 @@ func (h *handler) showBots(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	d := views.BotsListData{Page: page, Query: q, Mine: mine, CanCreate: u.Can(models.PermBotsCreate),
-		QueryString: botListQuery(q, mine), First: q.After == ""}
+	d := views.BotsListData{Page: page, Query: q, Mine: mine, Owner: owner, CanCreate: u.Can(models.PermBotsCreate),
+		QueryString: botListQuery(q, mine, owner), First: q.After == ""}
 	if web.IsHTMX(c) && c.Get("HX-Target") == "bot-results" {
 		// Live search and paging swap only the results.
 		return web.Render(c, fiber.StatusOK, views.BotResults(d))
@@ -59,7 +72,7 @@ func (h *handler) showBots(c *fiber.Ctx) error {
 }
 
 // botListQuery is the list's filters as a query string (no cursor).
-func botListQuery(q models.BotQuery, mine bool) string {
+func botListQuery(q models.BotQuery, mine bool, owner string) string {
 	v := url.Values{}
 	set := func(k, val string) {
 		if val != "" {
@@ -75,6 +88,8 @@ func botListQuery(q models.BotQuery, mine bool) string {
 	}
 	if mine {
 		v.Set("mine", "1")
+	} else {
+		set("owner", owner)
 	}
 	if q.Archived {
 		v.Set("archived", "1")

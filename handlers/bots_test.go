@@ -180,6 +180,8 @@ func TestBotListSearchFiltersAndPages(t *testing.T) {
 	require.Equal(t, []string{"alpha pinger", "beta pinger", "gamma summariser"}, names("/bots?sort=name"))
 	require.Equal(t, []string{"alpha pinger", "beta pinger"}, names("/bots?sort=name&q=PING"))
 	require.Equal(t, []string{"alpha pinger"}, names("/bots?sort=name&mine=1"))
+	require.Equal(t, []string{"beta pinger", "gamma summariser"}, names("/bots?sort=name&owner="+url.QueryEscape(strings.ToUpper(other.Email))))
+	require.Empty(t, names("/bots?owner=nobody@example.test"))
 	require.Equal(t, []string{"beta pinger"}, names("/bots?tag=t1"))
 	require.Contains(t, c.Get("/bots?q=zzz").Doc(t).Find(`[data-testid="empty-state"]`).Text(), "No bots match")
 	require.Equal(t, "3 bots", c.Get("/bots").Doc(t).Find(`[data-testid="bot-count"]`).Text())
