@@ -6,7 +6,7 @@ GO ?= go
 GOTESTFLAGS ?= -race -count=1 -timeout 8m
 PKGS ?= ./...
 
-.PHONY: run build test test-sqlite test-postgres generate css lint bench bench-sqlite bench-postgres
+.PHONY: run build test test-sqlite test-postgres generate css lint bench bench-sqlite bench-postgres perf-pages
 
 run:
 	$(GO) run ./cmd/codex32
@@ -56,6 +56,15 @@ test-sqlite:
 test-postgres:
 	@if [ -n "$${TEST_DATABASE_URL:-}" ]; then $(GO) test $(GOTESTFLAGS) $(PKGS); \
 	else $(GO) run ./internal/withpg -- $(GO) test $(GOTESTFLAGS) $(PKGS); fi
+
+# Page times on a large seeded Postgres (see handlers/pages_perf_test.go).
+CODEX32_PERF_BOTS ?= 100000
+CODEX32_PERF_EXECUTIONS ?= 1000000
+CODEX32_PERF_AUDIT ?= 1000000
+perf-pages:
+	@export CODEX32_PERF_BOTS=$(CODEX32_PERF_BOTS) CODEX32_PERF_EXECUTIONS=$(CODEX32_PERF_EXECUTIONS) CODEX32_PERF_AUDIT=$(CODEX32_PERF_AUDIT); \
+	if [ -n "$${TEST_DATABASE_URL:-}" ]; then $(GO) test -count=1 -timeout 30m -run TestPagePerformance ./handlers/; \
+	else $(GO) run ./internal/withpg -- $(GO) test -count=1 -timeout 30m -run TestPagePerformance ./handlers/; fi
 
 BENCHFLAGS ?= -run '^$$' -bench . -benchmem -benchtime 2s
 bench: bench-sqlite bench-postgres

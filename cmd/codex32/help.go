@@ -60,6 +60,7 @@ Usage:
   codex32 import [--owner EMAIL] PATH...
                                  create bots from JSON files or folders (idempotent)
   codex32 audit verify           check the audit log's hash chain; non-zero names the first broken row
+  codex32 seed --bots N [--users U] [--versions V] [--executions E] [--audit A] [--seed S]   add synthetic demo data
   codex32 version                print the version
   codex32 help                   this text
 

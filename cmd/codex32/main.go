@@ -51,6 +51,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdImport(ctx, rest, stdout, stderr)
 	case "user":
 		err = cmdUser(ctx, rest, stdin, stdout, stderr)
+	case "seed":
+		err = cmdSeed(ctx, rest, stdout, stderr)
 	case "version":
 		_, _ = fmt.Fprintf(stdout, "codex32 %s\n", version())
 	case "help":
