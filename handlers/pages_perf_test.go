@@ -54,7 +54,7 @@ func TestPagePerformance(t *testing.T) {
 		deep = next
 	}
 	auditDeep := "/audit"
-	for range min(200, (int(stats.Audit)+stats.Bots)/50-1) {
+	for range min(200, (stats.Audit+stats.Bots)/50-1) {
 		next := c.Get(auditDeep).Doc(t).Find(`[data-testid="next-page"]`).AttrOr("href", "")
 		require.NotEmpty(t, next)
 		auditDeep = next
