@@ -63,8 +63,8 @@ CODEX32_PERF_EXECUTIONS ?= 1000000
 CODEX32_PERF_AUDIT ?= 1000000
 perf-pages:
 	@export CODEX32_PERF_BOTS=$(CODEX32_PERF_BOTS) CODEX32_PERF_EXECUTIONS=$(CODEX32_PERF_EXECUTIONS) CODEX32_PERF_AUDIT=$(CODEX32_PERF_AUDIT); \
-	if [ -n "$${TEST_DATABASE_URL:-}" ]; then $(GO) test -count=1 -timeout 30m -run TestPagePerformance ./handlers/; \
-	else $(GO) run ./internal/withpg -- $(GO) test -count=1 -timeout 30m -run TestPagePerformance ./handlers/; fi
+	if [ -n "$${TEST_DATABASE_URL:-}" ]; then $(GO) test -v -count=1 -timeout 30m -run TestPagePerformance ./handlers/ | grep -v "level="; \
+	else $(GO) run ./internal/withpg -- $(GO) test -v -count=1 -timeout 30m -run TestPagePerformance ./handlers/ | grep -v "level="; fi
 
 BENCHFLAGS ?= -run '^$$' -bench . -benchmem -benchtime 2s
 bench: bench-sqlite bench-postgres
