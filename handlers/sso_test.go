@@ -410,11 +410,14 @@ func TestSSOOIDCSignUpCreatesAccount(t *testing.T) {
 	require.Equal(t, "alice@example.com", att[0].Email)
 	require.NotNil(t, att[0].UserID)
 	require.Equal(t, u.ID, *att[0].UserID)
-	for _, action := range []string{"user.create", "identity.link", "auth.login"} {
+	for _, action := range []string{"user.create", "auth.login"} {
 		rows := ssoAuditRows(t, a, action)
 		require.Len(t, rows, 1, action)
 		require.Equal(t, u.ID.String(), rows[0].ResourceID, action)
 	}
+	// Sign-up is one change: the identity is recorded in user.create.
+	require.Empty(t, ssoAuditRows(t, a, "identity.link"))
+	require.Contains(t, string(ssoAuditRows(t, a, "user.create")[0].NewValues), `"provider":"oidc"`)
 
 	// The same subject again, now with another address at the provider, and
 	// a page to return to: the same account, its identity refreshed.

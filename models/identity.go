@@ -69,8 +69,12 @@ func LinkIdentity(ctx context.Context, db bun.IDB, actor Actor, userID uuid.UUID
 }
 
 // CreateSSOUser creates a user (no password) with its first identity, in
-// one transaction. A username already taken gets a numeric suffix.
+// one transaction and one audit row (user.create, naming the identity). A
+// username already taken gets a numeric suffix.
 func CreateSSOUser(ctx context.Context, db bun.IDB, actor Actor, u *User, i *Identity) error {
+	if err := u.Validate(); err != nil {
+		return err
+	}
 	base := u.Username
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		for n := 1; ; n++ {
@@ -86,9 +90,18 @@ func CreateSSOUser(ctx context.Context, db bun.IDB, actor Actor, u *User, i *Ide
 			}
 			u.Username = fmt.Sprintf("%s%d", base, n+1)
 		}
-		if err := CreateUser(ctx, tx, actor, u); err != nil {
-			return err
+		u.ID, u.CreatedAt = NewID(), now()
+		u.UpdatedAt = u.CreatedAt
+		if _, err := tx.NewInsert().Model(u).Exec(ctx); err != nil {
+			return fmt.Errorf("users: create %s: %w", u.Email, mapErr(err))
 		}
-		return LinkIdentity(ctx, tx, actor, u.ID, i)
+		i.ID, i.UserID, i.CreatedAt = NewID(), u.ID, now()
+		i.UpdatedAt = i.CreatedAt
+		if _, err := tx.NewInsert().Model(i).Exec(ctx); err != nil {
+			return fmt.Errorf("identities: link %s to %s: %w", i.Provider, u.ID, mapErr(err))
+		}
+		view := u.auditView()
+		view["identity"] = map[string]any{"provider": i.Provider, "subject": i.Subject, "email": i.Email, "email_verified": i.EmailVerified}
+		return WriteAudit(ctx, tx, actor, AuditEntry{Action: "user.create", ResourceType: "user", ResourceID: u.ID.String(), New: view})
 	})
 }
