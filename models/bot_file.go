@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -124,7 +125,13 @@ func ImportBot(ctx context.Context, db bun.IDB, actor Actor, owner uuid.UUID, f 
 			if err != nil {
 				return &ValidationError{Fields: map[string]string{"config": err.Error()}}
 			}
-			if hash == latest.ContentHash && latest.Kind == f.Kind {
+			current := latest
+			if existing.ActiveVersionID != nil {
+				if current, err = BotVersionByID(ctx, tx, *existing.ActiveVersionID); err != nil {
+					return err
+				}
+			}
+			if hash == current.ContentHash && current.Kind == f.Kind {
 				result = ImportUnchanged
 				return nil
 			}
@@ -137,11 +144,57 @@ func ImportBot(ctx context.Context, db bun.IDB, actor Actor, owner uuid.UUID, f 
 			return err
 		}
 		b := &Bot{OwnerID: owner, Name: f.Name, Description: f.Description, Kind: f.Kind, Status: f.Status, Tags: f.Tags}
-		if _, err := createBot(ctx, tx, actor, b, f.Config, "Imported from "+source, "bot.import"); err != nil {
+		if len(f.Versions) > 1 {
+			if err := importWithHistory(ctx, tx, actor, b, f, source); err != nil {
+				return err
+			}
+		} else if _, err := createBot(ctx, tx, actor, b, f.Config, "Imported from "+source, "bot.import"); err != nil {
 			return err
 		}
 		out, result = b, ImportCreated
 		return nil
 	})
 	return result, out, err
+}
+
+// importWithHistory creates a bot from an export with several versions:
+// every version is recreated in order (numbers, kinds, configs and
+// changelogs; the importer becomes their author), the one marked active is
+// active, and one bot.import audit row records it all.
+func importWithHistory(ctx context.Context, tx bun.Tx, actor Actor, b *Bot, f *BotFile, source string) error {
+	vs := slices.Clone(f.Versions)
+	slices.SortFunc(vs, func(a, b BotFileVersion) int { return a.Number - b.Number })
+	if err := b.Validate(); err != nil {
+		return err
+	}
+	b.ID, b.CreatedAt = NewID(), now()
+	b.UpdatedAt = b.CreatedAt
+	versions := make([]*BotVersion, 0, len(vs))
+	for i, fv := range vs {
+		if !fv.Kind.Valid() {
+			return &ValidationError{Fields: map[string]string{"versions": fmt.Sprintf("version %d: kind %q is not one of %v", fv.Number, fv.Kind, BotKinds)}}
+		}
+		v, err := newBotVersion(b.ID, i+1, fv.Kind, actor.UserID, fv.Config, fv.Changelog)
+		if err != nil {
+			return fmt.Errorf("version %d: %w", fv.Number, err)
+		}
+		versions = append(versions, v)
+		if fv.Active || (b.ActiveVersionID == nil && i == len(vs)-1) {
+			b.ActiveVersionID, b.Kind = &v.ID, v.Kind
+		}
+	}
+	if _, err := tx.NewInsert().Model(b).Exec(ctx); err != nil {
+		return fmt.Errorf("bots: import %q: %w", b.Name, mapErr(err))
+	}
+	if err := insertBotTags(ctx, tx, b.ID, b.Tags); err != nil {
+		return err
+	}
+	if _, err := tx.NewInsert().Model(&versions).Exec(ctx); err != nil {
+		return fmt.Errorf("bot versions: import %s: %w", b.ID, mapErr(err))
+	}
+	botID := b.ID
+	return WriteAudit(ctx, tx, actor, AuditEntry{
+		Action: "bot.import", ResourceType: "bot", ResourceID: b.ID.String(), BotID: &botID,
+		New: map[string]any{"bot": b.auditView(), "versions": len(versions), "source": source},
+	})
 }

@@ -165,3 +165,51 @@ func jsonField(t *testing.T, raw json.RawMessage, key string) any {
 	require.NoError(t, json.Unmarshal(raw, &m))
 	return m[key]
 }
+
+func TestExportImportsBackWithItsHistory(t *testing.T) {
+	t.Parallel()
+	db := testutil.NewDB(t)
+	owner := testutil.CreateUser(t, db, models.RoleUser)
+	actor := models.Actor{UserID: &owner.ID}
+	b, _ := createBot(t, db, owner, "historic", models.BotActive, "x")
+	_, err := models.CreateBotVersion(ctx, db.Bun, actor, b.ID, 1, models.KindHTTP, json.RawMessage(`{"url":"https://example.test/2"}`), "second")
+	require.NoError(t, err)
+	_, err = models.CreateBotVersion(ctx, db.Bun, actor, b.ID, 2, models.KindScript, json.RawMessage(`{"source":"function main(i){return i}"}`), "third")
+	require.NoError(t, err)
+	_, err = models.ActivateBotVersion(ctx, db.Bun, actor, b.ID, 2)
+	require.NoError(t, err)
+
+	f, err := models.ExportBot(ctx, db.Bun, b.ID)
+	require.NoError(t, err)
+	raw, err := json.Marshal(f)
+	require.NoError(t, err)
+	parsed, err := models.ParseBotFile(raw)
+	require.NoError(t, err)
+
+	other := testutil.CreateUser(t, db, models.RoleUser)
+	before := count(t, db, "audit_logs", "")
+	res, nb, err := models.ImportBot(ctx, db.Bun, models.Actor{UserID: &other.ID}, other.ID, parsed, "historic.json")
+	require.NoError(t, err)
+	require.Equal(t, models.ImportCreated, res)
+	require.Equal(t, before+1, count(t, db, "audit_logs", ""), "one audit row for the whole import")
+	vs, err := models.ListBotVersions(ctx, db.Bun, nb.ID)
+	require.NoError(t, err)
+	require.Len(t, vs, 3)
+	orig, err := models.ListBotVersions(ctx, db.Bun, b.ID)
+	require.NoError(t, err)
+	for i := range vs {
+		require.Equal(t, orig[i].ContentHash, vs[i].ContentHash)
+		require.Equal(t, orig[i].Kind, vs[i].Kind)
+		require.Equal(t, orig[i].Changelog, vs[i].Changelog)
+	}
+	got, err := models.BotByID(ctx, db.Bun, nb.ID)
+	require.NoError(t, err)
+	active, err := models.BotVersionByID(ctx, db.Bun, *got.ActiveVersionID)
+	require.NoError(t, err)
+	require.Equal(t, 2, active.Number, "the active version is the exported active one")
+	require.Equal(t, models.KindHTTP, got.Kind)
+
+	res, _, err = models.ImportBot(ctx, db.Bun, models.Actor{UserID: &other.ID}, other.ID, parsed, "historic.json")
+	require.NoError(t, err)
+	require.Equal(t, models.ImportUnchanged, res, "importing it again changes nothing")
+}
