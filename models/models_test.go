@@ -97,7 +97,8 @@ func TestAPIKeyCreation(t *testing.T) {
 	require.NoError(t, err)
 	require.Regexp(t, `^c32_[a-z2-7]{38}$`, plain)
 	require.True(t, models.WellFormedAPIKey(plain))
-	require.False(t, models.WellFormedAPIKey(plain[:len(plain)-1]+"a"), "checksum catches a typo")
+	require.False(t, models.WellFormedAPIKey(typo(plain, len(plain)-1)), "checksum catches a typo")
+	require.False(t, models.WellFormedAPIKey(typo(plain, 10)), "a typo in the body too")
 	require.True(t, len(k.Prefix) > 5 && plain[:len(k.Prefix)] == k.Prefix, "prefix is the start of the key")
 
 	stored, err := models.APIKeyByKey(ctx, db.Bun, plain)
@@ -357,4 +358,13 @@ func TestCreateBotRollsBackWhenAuditFails(t *testing.T) {
 	for _, table := range []string{"bots", "bot_versions", "bot_tags"} {
 		require.Zero(t, count(t, db, table, ""), table)
 	}
+}
+
+// typo changes the character at i to a different one of the key alphabet.
+func typo(key string, i int) string {
+	c := byte('a')
+	if key[i] == 'a' {
+		c = 'b'
+	}
+	return key[:i] + string(c) + key[i+1:]
 }
