@@ -346,6 +346,23 @@ func routeCases() []routeCase {
 		{method: "GET", route: "/audit/export.jsonl", want: want5(s303, s403, s403, s303, s200)},
 		{method: "POST", route: "/audit/verify", want: want5(s303, s403, s403, s303, s303), loc: "/audit"},
 
+		// Secrets: admins only.
+		{method: "GET", route: "/admin/secrets", want: want5(s303, s403, s403, s303, s200)},
+		{method: "POST", route: "/admin/secrets", variant: "valid", want: want5(s303, s403, s403, s303, s303), loc: "/admin/secrets",
+			form: func(*matrixEnv) url.Values {
+				return url.Values{"name": {"API_TOKEN"}, "value": {"s3cret-value"}}
+			}},
+		{method: "POST", route: "/admin/secrets", variant: "bad name", want: want5(s303, s403, s403, s303, s422),
+			form: func(*matrixEnv) url.Values { return url.Values{"name": {"lower"}, "value": {"x"}} }},
+		{method: "POST", route: "/admin/secrets/:name/delete", variant: "existing", want: want5(s303, s403, s403, s303, s303), loc: "/admin/secrets",
+			path: func(e *matrixEnv) string {
+				name := "K_" + strings.ToUpper(strings.ReplaceAll(uuid.NewString()[:8], "-", ""))
+				_, err := models.PutSecret(context.Background(), e.a.DB.Bun, e.a.Secrets, models.SystemActor("test"), name, "", "value-123")
+				require.NoError(e.t, err)
+				return "/admin/secrets/" + name + "/delete"
+			}},
+		{method: "POST", route: "/admin/secrets/:name/delete", variant: "unknown", path: fixedPath("/admin/secrets/NOPE/delete"), want: want5(s303, s403, s403, s303, s404)},
+
 		// Administration: admins only.
 		{method: "GET", route: "/admin/users", want: want5(s303, s403, s403, s303, s200)},
 	}

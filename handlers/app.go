@@ -33,6 +33,8 @@ type Deps struct {
 	APIKeyMaxDays int
 	// SSO holds the enabled single sign-on providers (may be nil).
 	SSO *SSO
+	// Secrets encrypts bot secrets (CODEX32_SECRET_KEY).
+	Secrets *models.SecretBox
 	// Now is the clock (tests move it); default time.Now.
 	Now func() time.Time
 }

@@ -62,6 +62,10 @@ func (h *handler) routes(app *fiber.App) {
 	app.Post("/profile/sessions/end-others", h.require(models.PermProfile), h.endOtherSessions)
 	app.Post("/profile/sessions/:hash/end", h.require(models.PermProfile), h.endSession)
 
+	app.Get("/admin/secrets", h.require(models.PermSystemSettings), h.showSecrets)
+	app.Post("/admin/secrets", h.require(models.PermSystemSettings), h.putSecret)
+	app.Post("/admin/secrets/:name/delete", h.require(models.PermSystemSettings), h.deleteSecret)
+
 	app.Get("/admin/users", h.require(models.PermUsersManage), h.showUsers)
 	app.Post("/admin/users/:id/role", h.require(models.PermUsersManage), h.updateUserRole)
 	app.Post("/admin/users/:id/disable", h.require(models.PermUsersManage), h.disableUser)

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/codex32/codex32/internal/config"
+	"github.com/codex32/codex32/models"
 )
 
 // sessionKeys returns the session signing keys: CODEX32_SESSION_SECRET, or
@@ -50,4 +51,53 @@ func sessionKeys(cfg *config.Config, log *slog.Logger) ([][]byte, error) {
 	}
 	log.Warn("generated a development session key in the data directory; set CODEX32_SESSION_SECRET in production", "file", path)
 	return [][]byte{[]byte(key)}, nil
+}
+
+// secretBox builds the encryption for bot secrets from CODEX32_SECRET_KEY,
+// or in development from a key generated once and kept in the data directory.
+func secretBox(cfg *config.Config, log *slog.Logger) (*models.SecretBox, error) {
+	var hexKeys []string
+	if len(cfg.SecretKey) > 0 {
+		hexKeys = cfg.SecretKey
+	} else {
+		k, err := devKeyFile(filepath.Join(cfg.DataDir, "secret.key"), log, "CODEX32_SECRET_KEY")
+		if err != nil {
+			return nil, err
+		}
+		hexKeys = []string{k}
+	}
+	keys := make([][]byte, len(hexKeys))
+	for i, h := range hexKeys {
+		b, err := hex.DecodeString(h)
+		if err != nil || len(b) != 32 {
+			return nil, fmt.Errorf("secret key %d is not 64 hex characters", i+1)
+		}
+		keys[i] = b
+	}
+	return models.NewSecretBox(keys...)
+}
+
+// devKeyFile reads a hex key from path, creating it (0600) on first use.
+func devKeyFile(path string, log *slog.Logger, setting string) (string, error) {
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		log.Warn("using a development key from the data directory; set "+setting+" in production", "file", path)
+		return strings.TrimSpace(string(b)), nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	key := hex.EncodeToString(raw)
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return "", fmt.Errorf("create data directory: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	log.Warn("generated a development key in the data directory; set "+setting+" in production", "file", path)
+	return key, nil
 }

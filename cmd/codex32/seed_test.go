@@ -63,6 +63,7 @@ func TestSeedCommandRefusesProduction(t *testing.T) {
 	env := dbEnv(t)
 	env["CODEX32_ENV"] = "production"
 	env["CODEX32_SESSION_SECRET"] = strings.Repeat("s", 40)
+	env["CODEX32_SECRET_KEY"] = strings.Repeat("ab", 32)
 	_, stderr, code := codex32(t, env, "seed", "--bots", "1")
 	require.Equal(t, 1, code)
 	require.Contains(t, stderr, "production")

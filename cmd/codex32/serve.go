@@ -112,10 +112,14 @@ func buildApp(cfg *config.Config, db *models.DB, m *migrations.Migrator, log *sl
 	if err != nil {
 		return nil, err
 	}
+	box, err := secretBox(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	return handlers.NewApp(handlers.Deps{
 		DB: db, Log: log, Version: version(), Schema: m, Sessions: store,
 		ClientIP: web.ClientIP(cfg.TrustedProxies), Secure: cfg.Secure(),
-		APIKeyMaxDays: cfg.APIKeyMaxDays, SSO: sso,
+		APIKeyMaxDays: cfg.APIKeyMaxDays, SSO: sso, Secrets: box,
 	}), nil
 }
 

@@ -4,6 +4,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,6 +37,7 @@ type Config struct {
 	SessionIdle    time.Duration `env:"CODEX32_SESSION_IDLE_TIMEOUT" envDefault:"24h" help:"sign out after this long without a request"`
 	SessionMaxAge  time.Duration `env:"CODEX32_SESSION_MAX_AGE" envDefault:"168h" help:"sign out this long after sign-in, active or not"`
 	TrustedProxies []string      `env:"CODEX32_TRUSTED_PROXIES" envSeparator:"," help:"comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is believed"`
+	SecretKey      []string      `env:"CODEX32_SECRET_KEY" envSeparator:"," help:"comma-separated 32-byte keys (64 hex characters) encrypting bot secrets, newest first; required in production"`
 
 	GoogleClientID     string `env:"GOOGLE_CLIENT_ID" help:"Google OAuth client id (enables \"Sign in with Google\")"`
 	GoogleClientSecret string `env:"GOOGLE_CLIENT_SECRET" help:"Google OAuth client secret"`
@@ -175,6 +177,15 @@ func (c *Config) validateAuth() error {
 	}
 	if c.Production() && len(c.SessionSecret) == 0 {
 		return &Error{Setting: "CODEX32_SESSION_SECRET", Problem: "is required when CODEX32_ENV=production (generate one with: openssl rand -hex 32)"}
+	}
+	for i, k := range c.SecretKey {
+		c.SecretKey[i] = strings.TrimSpace(k)
+		if b, err := hex.DecodeString(c.SecretKey[i]); err != nil || len(b) != 32 {
+			return &Error{Setting: "CODEX32_SECRET_KEY", Problem: fmt.Sprintf("key %d is not 64 hex characters (generate one with: openssl rand -hex 32)", i+1)}
+		}
+	}
+	if c.Production() && len(c.SecretKey) == 0 {
+		return &Error{Setting: "CODEX32_SECRET_KEY", Problem: "is required when CODEX32_ENV=production (generate one with: openssl rand -hex 32)"}
 	}
 	if c.SessionIdle < time.Minute {
 		return &Error{Setting: "CODEX32_SESSION_IDLE_TIMEOUT", Problem: "must be at least 1m"}

@@ -102,8 +102,11 @@ func TestProductionNeedsASessionSecret(t *testing.T) {
 	var ce *config.Error
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, "CODEX32_SESSION_SECRET", ce.Setting)
+	_, err = config.FromEnv(map[string]string{"CODEX32_ENV": "production", "CODEX32_SESSION_SECRET": "new-key-0123456789abcdef0123456789abcdef"})
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, "CODEX32_SECRET_KEY", ce.Setting)
 
-	cfg, err := config.FromEnv(map[string]string{"CODEX32_ENV": "production",
+	cfg, err := config.FromEnv(map[string]string{"CODEX32_ENV": "production", "CODEX32_SECRET_KEY": "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
 		"CODEX32_SESSION_SECRET": "new-key-0123456789abcdef0123456789abcdef, old-key-0123456789abcdef0123456789abcdef",
 		"CODEX32_BASE_URL":       "https://codex32.example.com/"})
 	require.NoError(t, err)

@@ -23,6 +23,7 @@ type App struct {
 	Migrator *migrations.Migrator
 	Sessions *web.SessionStore
 	Clock    *Clock
+	Secrets  *models.SecretBox
 }
 
 // AppOption changes how NewApp builds the app.
@@ -87,11 +88,15 @@ func NewApp(t testing.TB, opts ...AppOption) *App {
 			t.Fatalf("testutil: sso: %v", err)
 		}
 	}
+	box, err := models.NewSecretBox([]byte("test-secret-key-0123456789abcdef"))
+	if err != nil {
+		t.Fatalf("testutil: secrets: %v", err)
+	}
 	app := handlers.NewApp(handlers.Deps{
 		DB: db, Log: log, Version: "test", Schema: m, Sessions: store, ClientIP: web.ClientIP(o.proxies),
-		Secure: o.secure, APIKeyMaxDays: 365, SSO: sso, Now: clock.Now,
+		Secure: o.secure, APIKeyMaxDays: 365, SSO: sso, Secrets: box, Now: clock.Now,
 	})
-	return &App{Fiber: app, DB: db, Migrator: m, Sessions: store, Clock: clock}
+	return &App{Fiber: app, DB: db, Migrator: m, Sessions: store, Clock: clock, Secrets: box}
 }
 
 // Do sends a request through the app in memory (no network) and returns the response.
