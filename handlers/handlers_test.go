@@ -92,6 +92,7 @@ func TestHomePage(t *testing.T) {
 	require.Equal(t, 1, d.Find(`[data-testid="flashes"]`).Length())
 	require.Equal(t, 1, d.Find(`[data-testid="footer"]`).Length())
 	require.Equal(t, 1, d.Find(`[data-testid="empty-state"]`).Length(), "no bots: empty state")
+	require.Equal(t, "/bots/new", d.Find(`[data-testid="create-first-bot"]`).AttrOr("href", ""), "with a way out")
 	css, _ := d.Find(`link[rel="stylesheet"]`).Attr("href")
 	require.Regexp(t, `^/static/css/app\.css\?v=[0-9a-f]{12}$`, css)
 	js, _ := d.Find(`script[src]`).Attr("src")
@@ -107,6 +108,7 @@ func TestHomeCountsBots(t *testing.T) {
 	d := c.Get("/").Doc(t)
 	require.Equal(t, "1", strings.TrimSpace(d.Find(`[data-testid="stat-bots"] div`).Eq(1).Text()))
 	require.Zero(t, d.Find(`[data-testid="empty-state"]`).Length())
+	require.Contains(t, d.Find(`[data-testid="stat-status-inactive"]`).Text(), "1", "counts by status")
 }
 
 func TestNotFoundPage(t *testing.T) {

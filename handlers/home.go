@@ -19,7 +19,7 @@ func (h *handler) showHome(c *fiber.Ctx) error {
 	for _, n := range counts {
 		total += n
 	}
-	data := views.HomeData{Database: "SQLite", Bots: total}
+	data := views.HomeData{Database: "SQLite", Bots: total, ByStatus: counts, CanCreate: web.CurrentUser(c).Can(models.PermBotsCreate)}
 	if h.DB.Dialect == models.Postgres {
 		data.Database = "PostgreSQL"
 	}
