@@ -157,9 +157,6 @@ func (h *handler) createLogin(c *fiber.Ctx) error {
 	if err := models.FinishLoginAttempt(ctx, h.DB.Bun, attempt); err != nil {
 		return err
 	}
-	if err := models.RecordLogin(ctx, h.DB.Bun, u.ID, now); err != nil {
-		return err
-	}
 	if err := web.Session(c).SignIn(u.ID.String()); err != nil {
 		return err
 	}

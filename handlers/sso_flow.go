@@ -116,9 +116,6 @@ func (h *handler) finishSSO(c *fiber.Ctx) error {
 	if err := models.RecordLoginAttempt(ctx, h.DB.Bun, attempt); err != nil {
 		return err
 	}
-	if err := models.RecordLogin(ctx, h.DB.Bun, u.ID, h.Now()); err != nil {
-		return err
-	}
 	if err := rs.SignIn(u.ID.String()); err != nil {
 		return err
 	}

@@ -81,7 +81,8 @@ func prepareAttempt(a *LoginAttempt) {
 	a.CreatedAt = now()
 }
 
-// auditAttempt writes auth.login or auth.login_failed. A failed attempt's
+// auditAttempt writes auth.login or auth.login_failed (and, on success,
+// stamps the user's last_login_at in the same transaction). A failed attempt's
 // actor is anonymous (it may be an attacker); the account it targeted is
 // the resource.
 func auditAttempt(ctx context.Context, tx bun.Tx, a *LoginAttempt) error {
@@ -90,6 +91,11 @@ func auditAttempt(ctx context.Context, tx bun.Tx, a *LoginAttempt) error {
 	if a.Success {
 		action = "auth.login"
 		actor.UserID = a.UserID
+		if a.UserID != nil {
+			if _, err := tx.NewUpdate().Model((*User)(nil)).Set("last_login_at = ?", a.CreatedAt).Where("id = ?", *a.UserID).Exec(ctx); err != nil {
+				return fmt.Errorf("users: record login: %w", err)
+			}
+		}
 	}
 	if a.UserID != nil {
 		rtype, rid = "user", a.UserID.String()

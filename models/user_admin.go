@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -139,13 +138,4 @@ func ensureAnotherAdmin(ctx context.Context, db bun.IDB, except uuid.UUID) error
 		}
 	}
 	return ErrLastAdmin
-}
-
-// RecordLogin stamps last_login_at.
-func RecordLogin(ctx context.Context, db bun.IDB, id uuid.UUID, at time.Time) error {
-	_, err := db.NewUpdate().Model((*User)(nil)).Set("last_login_at = ?", at.UTC().Truncate(time.Microsecond)).Where("id = ?", id).Exec(ctx)
-	if err != nil {
-		return fmt.Errorf("users: record login %s: %w", id, err)
-	}
-	return nil
 }
