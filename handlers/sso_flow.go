@@ -177,7 +177,8 @@ func (h *handler) admitSSO(ctx context.Context, c *fiber.Ctx, p *ssoProvider, id
 		if err != nil {
 			return nil, err
 		}
-		if err := models.RefreshIdentity(ctx, h.DB.Bun, ident, id.Email, id.EmailVerified); err != nil {
+		actor.UserID = &u.ID
+		if err := models.RefreshIdentity(ctx, h.DB.Bun, actor, ident, id.Email, id.EmailVerified); err != nil {
 			return nil, err
 		}
 		return u, admissible(u)

@@ -41,16 +41,21 @@ func IdentityByProviderSubject(ctx context.Context, db bun.IDB, provider, subjec
 	return i, nil
 }
 
-// RefreshIdentity updates the email a provider reports for an identity.
-func RefreshIdentity(ctx context.Context, db bun.IDB, i *Identity, email string, verified bool) error {
+// RefreshIdentity updates the email a provider reports for an identity
+// (audited as identity.update, since account linking trusts it).
+func RefreshIdentity(ctx context.Context, db bun.IDB, actor Actor, i *Identity, email string, verified bool) error {
 	if i.Email == email && i.EmailVerified == verified {
 		return nil
 	}
+	old := map[string]any{"provider": i.Provider, "email": i.Email, "email_verified": i.EmailVerified}
 	i.Email, i.EmailVerified, i.UpdatedAt = email, verified, now()
-	if _, err := db.NewUpdate().Model(i).Column("email", "email_verified", "updated_at").WherePK().Exec(ctx); err != nil {
-		return fmt.Errorf("identities: refresh %s: %w", i.ID, err)
-	}
-	return nil
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewUpdate().Model(i).Column("email", "email_verified", "updated_at").WherePK().Exec(ctx); err != nil {
+			return fmt.Errorf("identities: refresh %s: %w", i.ID, err)
+		}
+		return WriteAudit(ctx, tx, actor, AuditEntry{Action: "identity.update", ResourceType: "user", ResourceID: i.UserID.String(),
+			Old: old, New: map[string]any{"provider": i.Provider, "email": i.Email, "email_verified": i.EmailVerified}})
+	})
 }
 
 // LinkIdentity attaches a provider identity to an existing user (audited).
