@@ -432,6 +432,7 @@ func TestSSOOIDCSignUpCreatesAccount(t *testing.T) {
 	require.Equal(t, "alice.smith@example.com", ssoIdentity(t, a, "oidc", "sub-alice").Email)
 	require.Len(t, ssoAuditRows(t, a, "user.create"), 1)
 	require.Len(t, ssoAuditRows(t, a, "auth.login"), 2)
+	require.Len(t, ssoAuditRows(t, a, "identity.update"), 1, "the email change at the provider is audited")
 	require.Equal(t, 2, ssoSignedInSessions(t, a, u.ID))
 }
 
