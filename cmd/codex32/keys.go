@@ -26,30 +26,13 @@ func sessionKeys(cfg *config.Config, log *slog.Logger) ([][]byte, error) {
 		return keys, nil
 	}
 	path := filepath.Join(cfg.DataDir, "session.key")
-	b, err := os.ReadFile(path)
-	switch {
-	case err == nil:
-		key := strings.TrimSpace(string(b))
-		if len(key) < 32 {
-			return nil, fmt.Errorf("session key file %s is too short; delete it to generate a new one", path)
-		}
-		log.Warn("using the development session key from the data directory; set CODEX32_SESSION_SECRET in production", "file", path)
-		return [][]byte{[]byte(key)}, nil
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("read session key: %w", err)
-	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
+	key, err := devKeyFile(path, log, "CODEX32_SESSION_SECRET")
+	if err != nil {
 		return nil, err
 	}
-	key := hex.EncodeToString(raw)
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
+	if len(key) < 32 {
+		return nil, fmt.Errorf("session key file %s is too short; delete it to generate a new one", path)
 	}
-	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("write session key: %w", err)
-	}
-	log.Warn("generated a development session key in the data directory; set CODEX32_SESSION_SECRET in production", "file", path)
 	return [][]byte{[]byte(key)}, nil
 }
 
