@@ -6,7 +6,7 @@ GO ?= go
 GOTESTFLAGS ?= -race -count=1 -timeout 8m
 PKGS ?= ./...
 
-.PHONY: run build test test-sqlite test-postgres generate css lint bench bench-sqlite bench-postgres perf-pages
+.PHONY: run build test test-sqlite test-postgres generate css lint bench bench-sqlite bench-postgres perf-pages perf-engine
 
 run:
 	$(GO) run ./cmd/codex32
@@ -77,3 +77,13 @@ bench-postgres:
 	@echo "==> Benchmarks on Postgres"
 	@if [ -n "$${TEST_DATABASE_URL:-}" ]; then $(GO) test $(BENCHFLAGS) ./models/; \
 	else $(GO) run ./internal/withpg -- $(GO) test $(BENCHFLAGS) ./models/; fi
+
+# Engine throughput, INSERT baseline and queue latency on SQLite, then on a
+# throwaway Postgres (see runner/engine_perf_test.go), plus worker memory.
+perf-engine:
+	@export CODEX32_PERF_ENGINE=1; \
+	echo "==> SQLite"; env -u TEST_DATABASE_URL $(GO) test -v -count=1 -timeout 30m -run 'TestEnginePerformance' ./runner/ | grep -E "RESULT|FAIL|ok"; \
+	echo "==> Postgres"; \
+	if [ -n "$${TEST_DATABASE_URL:-}" ]; then $(GO) test -v -count=1 -timeout 30m -run 'TestEnginePerformance' ./runner/ | grep -E "RESULT|FAIL|ok"; \
+	else $(GO) run ./internal/withpg -- $(GO) test -v -count=1 -timeout 30m -run 'TestEnginePerformance' ./runner/ | grep -E "RESULT|FAIL|ok"; fi; \
+	echo "==> Worker memory"; env -u TEST_DATABASE_URL $(GO) test -v -count=1 -timeout 30m -run 'TestWorkerMemory' ./cmd/codex32/ | grep -E "RESULT|FAIL|ok"

@@ -50,6 +50,7 @@ const (
 	s401 = http.StatusUnauthorized
 	s403 = http.StatusForbidden
 	s404 = http.StatusNotFound
+	s409 = http.StatusConflict
 	s422 = http.StatusUnprocessableEntity
 )
 
@@ -174,6 +175,30 @@ func ownBotPath(suffix string, archived bool) func(e *matrixEnv) string {
 // othersBotPath is a path under another user's bot.
 func othersBotPath(suffix string, archived bool) func(e *matrixEnv) string {
 	return func(e *matrixEnv) string { return "/bots/" + e.bot(e.target, archived).ID.String() + suffix }
+}
+
+// execution creates an execution, in status st, of a bot of owner (the
+// target user when owner is nil).
+func (e *matrixEnv) execution(owner *models.User, st models.ExecStatus) *models.Execution {
+	b := e.bot(owner, false)
+	ex := &models.Execution{BotID: b.ID, VersionID: b.ActiveVersionID, Status: st, Input: []byte(`{"n":1}`), RequestedBy: &e.target.ID}
+	if st.Terminal() {
+		now := time.Now().UTC()
+		ms := 12.5
+		ex.StartedAt, ex.EndedAt, ex.DurationMS = &now, &now, &ms
+	}
+	require.NoError(e.t, models.CreateExecution(context.Background(), e.a.DB.Bun, ex))
+	return ex
+}
+
+// ownExecPath is a path under an execution of the requester's bot.
+func ownExecPath(st models.ExecStatus, suffix string) func(e *matrixEnv) string {
+	return func(e *matrixEnv) string { return "/executions/" + e.execution(e.me, st).ID.String() + suffix }
+}
+
+// othersExecPath is a path under an execution of another user's bot.
+func othersExecPath(st models.ExecStatus, suffix string) func(e *matrixEnv) string {
+	return func(e *matrixEnv) string { return "/executions/" + e.execution(e.target, st).ID.String() + suffix }
 }
 
 // botPage is the bot page of the bot a path is under.
@@ -338,6 +363,37 @@ func routeCases() []routeCase {
 		{method: "POST", route: "/bots/:id/archive", variant: "another user's bot", path: othersBotPath("/archive", false), want: want5(s303, s403, s403, s303, s303), locFn: botPage},
 		{method: "POST", route: "/bots/:id/restore", variant: "own archived bot", path: ownBotPath("/restore", true), want: want5(s303, s403, s303, s303, s303), locFn: botPage},
 		{method: "POST", route: "/bots/:id/purge", variant: "archived bot", path: othersBotPath("/purge", true), want: want5(s303, s403, s403, s303, s303), loc: "/bots"},
+
+		// Executions: everyone signed in reads; running, cancelling and
+		// re-running need bots:run_own (own bots) or bots:run_any.
+		{method: "POST", route: "/bots/:id/run", variant: "own bot", path: ownBotPath("/run", false), want: want5(s303, s403, s303, s303, s303), locPrefix: "/executions/",
+			form: func(*matrixEnv) url.Values { return url.Values{"input": {`{"city":"Oslo"}`}} }},
+		{method: "POST", route: "/bots/:id/run", variant: "another user's bot", path: othersBotPath("/run", false), want: want5(s303, s403, s403, s303, s303), locPrefix: "/executions/",
+			form: func(*matrixEnv) url.Values { return url.Values{"input": {`{}`}} }},
+		{method: "POST", route: "/bots/:id/run", variant: "own bot, input not JSON", path: ownBotPath("/run", false), want: want5(s303, s403, s422, s303, s422),
+			form: func(*matrixEnv) url.Values { return url.Values{"input": {`{"city":`}} }},
+		{method: "POST", route: "/bots/:id/run", variant: "own archived bot", path: ownBotPath("/run", true), want: want5(s303, s403, s409, s303, s409),
+			form: func(*matrixEnv) url.Values { return url.Values{"input": {`{}`}} }},
+		{method: "POST", route: "/bots/:id/run", variant: "unknown bot", path: func(e *matrixEnv) string { return "/bots/" + randomID(e) + "/run" }, want: want5(s303, s404, s404, s303, s404)},
+		{method: "GET", route: "/executions", want: want5(s303, s200, s200, s303, s200)},
+		{method: "GET", route: "/executions", variant: "filtered", path: fixedPath("/executions?status=failed&trigger=api&from=2025-01-01&to=2025-12-31"), want: want5(s303, s200, s200, s303, s200)},
+		{method: "GET", route: "/executions/rows", variant: "live rows", want: want5(s303, s200, s200, s303, s200),
+			path: func(e *matrixEnv) string {
+				return "/executions/rows?ids=" + e.execution(nil, models.ExecRunning).ID.String()
+			}},
+		{method: "GET", route: "/executions/:id", variant: "another user's bot", path: othersExecPath(models.ExecSuccess, ""), want: want5(s303, s200, s200, s303, s200)},
+		{method: "GET", route: "/executions/:id", variant: "unknown", path: func(e *matrixEnv) string { return "/executions/" + randomID(e) }, want: want5(s303, s404, s404, s303, s404)},
+		{method: "GET", route: "/executions/:id", variant: "malformed id", path: fixedPath("/executions/not-a-uuid"), want: want5(s303, s404, s404, s303, s404)},
+		{method: "GET", route: "/executions/:id/live", path: othersExecPath(models.ExecRunning, "/live"), want: want5(s303, s200, s200, s303, s200)},
+		{method: "POST", route: "/executions/:id/cancel", variant: "own bot, queued", path: ownExecPath(models.ExecQueued, "/cancel"), want: want5(s303, s403, s303, s303, s303),
+			locFn: func(p string) string { return strings.TrimSuffix(p, "/cancel") }},
+		{method: "POST", route: "/executions/:id/cancel", variant: "another user's bot, running", path: othersExecPath(models.ExecRunning, "/cancel"), want: want5(s303, s403, s403, s303, s303),
+			locFn: func(p string) string { return strings.TrimSuffix(p, "/cancel") }},
+		{method: "POST", route: "/executions/:id/cancel", variant: "own bot, finished", path: ownExecPath(models.ExecSuccess, "/cancel"), want: want5(s303, s403, s409, s303, s409)},
+		{method: "POST", route: "/executions/:id/cancel", variant: "unknown", path: func(e *matrixEnv) string { return "/executions/" + randomID(e) + "/cancel" }, want: want5(s303, s404, s404, s303, s404)},
+		{method: "POST", route: "/executions/:id/rerun", variant: "own bot", path: ownExecPath(models.ExecFailed, "/rerun"), want: want5(s303, s403, s303, s303, s303), locPrefix: "/executions/"},
+		{method: "POST", route: "/executions/:id/rerun", variant: "another user's bot", path: othersExecPath(models.ExecSuccess, "/rerun"), want: want5(s303, s403, s403, s303, s303), locPrefix: "/executions/"},
+		{method: "POST", route: "/executions/:id/rerun", variant: "unknown", path: func(e *matrixEnv) string { return "/executions/" + randomID(e) + "/rerun" }, want: want5(s303, s404, s404, s303, s404)},
 
 		// Audit: admins only.
 		{method: "GET", route: "/audit", want: want5(s303, s403, s403, s303, s200)},

@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/codex32/codex32/models"
+	"github.com/codex32/codex32/runner"
 	"github.com/codex32/codex32/views"
 	"github.com/codex32/codex32/web"
 )
@@ -35,6 +36,8 @@ type Deps struct {
 	SSO *SSO
 	// Secrets encrypts bot secrets (CODEX32_SECRET_KEY).
 	Secrets *models.SecretBox
+	// Engine requests, runs and cancels executions.
+	Engine *runner.Engine
 	// Now is the clock (tests move it); default time.Now.
 	Now func() time.Time
 }

@@ -206,49 +206,79 @@ func (h *handler) editableBot(c *fiber.Ctx) (*models.Bot, error) {
 }
 
 func (h *handler) showBot(c *fiber.Ctx) error {
-	ctx := c.UserContext()
 	b, err := h.loadBot(c)
 	if err != nil {
 		return err
 	}
+	d, err := h.botPageData(c, b, c.Query("tab", "overview"))
+	if err != nil {
+		return err
+	}
+	if d.Tab == "executions" && web.IsHTMX(c) && c.Get("HX-Target") == "exec-results" {
+		// Filters and paging of the tab swap only the results.
+		return web.Render(c, fiber.StatusOK, views.ExecutionResults(*d.Executions))
+	}
+	return web.Render(c, fiber.StatusOK, views.BotPage(h.page(c, b.Name, "bots"), *d))
+}
+
+// botPageData loads the bot page with one tab's content.
+func (h *handler) botPageData(c *fiber.Ctx, b *models.Bot, tab string) (*views.BotPageData, error) {
+	ctx := c.UserContext()
 	u := web.CurrentUser(c)
-	d := views.BotPageData{Bot: b, Tab: c.Query("tab", "overview"), CanEdit: canEditBot(u, b) && b.ArchivedAt == nil,
+	d := &views.BotPageData{Bot: b, Tab: tab, CanEdit: canEditBot(u, b) && b.ArchivedAt == nil,
 		CanPurge: u.Can(models.PermBotsPurge), CanAudit: u.Can(models.PermAuditRead), CanRestore: canEditBot(u, b) && b.ArchivedAt != nil}
+	var err error
 	if owner, err := models.UserByID(ctx, h.DB.Bun, b.OwnerID); err == nil {
 		d.Owner = owner
 	}
 	if b.ActiveVersionID != nil {
 		if d.Active, err = models.BotVersionByID(ctx, h.DB.Bun, *b.ActiveVersionID); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	latest, err := models.LatestBotVersion(ctx, h.DB.Bun, b.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d.Latest = latest.Number
+	d.Run = views.RunData{BotID: b.ID.String(), CanRun: canRunBot(u, b)}
+	if d.Run.Blocked, err = h.runBlocked(ctx, b); err != nil {
+		return nil, err
+	}
 	switch d.Tab {
 	case "versions":
 		if d.Versions, err = models.ListBotVersions(ctx, h.DB.Bun, b.ID); err != nil {
-			return err
+			return nil, err
 		}
 		if d.Authors, err = h.authorLabels(ctx, d.Versions); err != nil {
-			return err
+			return nil, err
 		}
 	case "audit":
 		if !u.Can(models.PermAuditRead) {
-			return h.forbidden(c, string(models.PermAuditRead))
+			return nil, h.forbidden(c, string(models.PermAuditRead))
 		}
 		page, err := models.QueryAudit(ctx, h.DB.Bun, models.AuditQuery{BotID: &b.ID, Limit: 100})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		d.Audit = page.Rows
 	case "executions":
+		if d.Executions, err = h.executionList(c, b); err != nil {
+			return nil, err
+		}
+		if d.Run.CanRun && d.Run.Blocked == "" {
+			d.Executions.RunHref = "/bots/" + b.ID.String() + "?tab=run"
+		}
+	case "run":
+		last, err := models.LastInput(ctx, h.DB.Bun, b.ID)
+		if err != nil {
+			return nil, err
+		}
+		d.Run.Input = prettyInput(last)
 	default:
 		d.Tab = "overview"
 	}
-	return web.Render(c, fiber.StatusOK, views.BotPage(h.page(c, b.Name, "bots"), d))
+	return d, nil
 }
 
 func (h *handler) authorLabels(ctx context.Context, vs []*models.BotVersion) (map[string]string, error) {

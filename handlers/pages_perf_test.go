@@ -59,6 +59,20 @@ func TestPagePerformance(t *testing.T) {
 		require.NotEmpty(t, next)
 		auditDeep = next
 	}
+	// Executions: a bot that has some, a cursor 200 pages in, and a poll of
+	// a full page of rows (what the live updates ask for).
+	var execBot string
+	execDeep := "/executions"
+	var pollIDs []string
+	if stats.Executions > 0 {
+		require.NoError(t, a.DB.Bun.NewSelect().Table("bot_executions").Column("bot_id").OrderExpr("queued_at DESC").Limit(1).Scan(bg, &execBot))
+		for range min(200, stats.Executions/25-1) {
+			next := c.Get(execDeep).Doc(t).Find(`[data-testid="next-page"]`).AttrOr("href", "")
+			require.NotEmpty(t, next)
+			execDeep = next
+		}
+		require.NoError(t, a.DB.Bun.NewSelect().Table("bot_executions").Column("id").OrderExpr("queued_at DESC").Limit(25).Scan(bg, &pollIDs))
+	}
 	pages := []struct{ name, path string }{
 		{"bots: first page", "/bots"},
 		{"bots: search " + word, "/bots?q=" + word},
@@ -67,6 +81,17 @@ func TestPagePerformance(t *testing.T) {
 		{"audit: first page", "/audit"},
 		{"audit: filtered (action bot.update)", "/audit?action=bot.update"},
 		{"audit: a page deep in the log", auditDeep},
+	}
+	if stats.Executions > 0 {
+		pages = append(pages, []struct{ name, path string }{
+			{"executions: first page", "/executions"},
+			{"executions: filtered (status failed)", "/executions?status=failed"},
+			{"executions: filtered (trigger api, a month)", "/executions?trigger=api&from=" + time.Now().AddDate(0, -1, 0).UTC().Format("2006-01-02")},
+			{"executions: filtered (status+trigger+bot)", "/executions?status=success&trigger=schedule&bot=" + execBot},
+			{"executions: one bot's tab", "/bots/" + execBot + "?tab=executions"},
+			{"executions: a page deep in the history", execDeep},
+			{"executions: live poll of 25 rows", "/executions/rows?ids=" + strings.Join(pollIDs, ",")},
+		}...)
 	}
 	var report strings.Builder
 	fmt.Fprintf(&report, "\n%-48s %9s %9s %9s\n", "page ("+string(a.DB.Dialect)+")", "p50", "p95", "max")

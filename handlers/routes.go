@@ -46,6 +46,16 @@ func (h *handler) routes(app *fiber.App) {
 	app.Post("/bots/:id/archive", h.require(models.PermBotsRead), h.archiveBot)
 	app.Post("/bots/:id/restore", h.require(models.PermBotsRead), h.restoreBot)
 	app.Post("/bots/:id/purge", h.require(models.PermBotsPurge), h.purgeBot)
+	// Running, cancelling and re-running also need bots:run_own on one's
+	// own bot or bots:run_any (checked in the handlers: canRunBot).
+	app.Post("/bots/:id/run", h.require(models.PermBotsRead), h.runBot)
+
+	app.Get("/executions", h.require(models.PermBotsRead), h.showExecutions)
+	app.Get("/executions/rows", h.require(models.PermBotsRead), h.showExecutionRows)
+	app.Get("/executions/:id", h.require(models.PermBotsRead), h.showExecution)
+	app.Get("/executions/:id/live", h.require(models.PermBotsRead), h.showExecutionLive)
+	app.Post("/executions/:id/cancel", h.require(models.PermBotsRead), h.cancelExecution)
+	app.Post("/executions/:id/rerun", h.require(models.PermBotsRead), h.rerunExecution)
 
 	app.Get("/audit", h.require(models.PermAuditRead), h.showAudit)
 	app.Get("/audit/export.csv", h.require(models.PermAuditRead), h.exportAuditCSV)

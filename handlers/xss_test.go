@@ -3,9 +3,11 @@ package handlers_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -53,3 +55,44 @@ func TestHostileNamesRenderHarmless(t *testing.T) {
 type goquerySelection = goquery.Selection
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestHostileExecutionRendersHarmless: an execution whose input, output,
+// error, logs and attempts carry markup shows it as text on every page and
+// fragment that shows it.
+func TestHostileExecutionRendersHarmless(t *testing.T) {
+	t.Parallel()
+	a, c, admin := signedIn(t, models.RoleAdmin)
+	const evil = `<script>alert(1)</script>`
+	b := &models.Bot{OwnerID: admin.ID, Name: evil, Kind: models.KindHTTP, Status: models.BotActive}
+	_, err := models.CreateBot(bg, a.DB.Bun, models.Actor{UserID: &admin.ID}, b, json.RawMessage(`{"url":"https://example.test/"}`), evil)
+	require.NoError(t, err)
+	started := time.Now().Add(-time.Minute).UTC()
+	ended := started.Add(time.Second)
+	for _, st := range []models.ExecStatus{models.ExecFailed, models.ExecRunning} {
+		e := &models.Execution{BotID: b.ID, VersionID: b.ActiveVersionID, Status: st, Trigger: models.TriggerWebhook,
+			Input:  json.RawMessage(`{"q":"</script><script>alert(1)</script>","<img src=x onerror=alert(1)>":1}`),
+			Output: json.RawMessage(`{"html":"<svg onload=alert(1)>"}`), Error: evil + `<img src=x onerror=alert(1)>`,
+			Logs: "ok\n" + evil + "\n<svg onload=alert(1)>", RequestedBy: &admin.ID, StartedAt: &started,
+			Attempts: []models.ExecAttempt{{N: 1, Worker: evil, StartedAt: started, EndedAt: &ended, Status: "failed", Error: evil}}}
+		require.NoError(t, models.CreateExecution(bg, a.DB.Bun, e))
+		id, bot := e.ID.String(), b.ID.String()
+		for _, path := range []string{"/executions", "/executions?bot=" + url.QueryEscape(evil), "/executions/" + id, "/executions/" + id + "/live",
+			"/executions/rows?ids=" + id, "/bots/" + bot + "?tab=executions", "/bots/" + bot + "?tab=run"} {
+			r := c.Get(path)
+			require.Equal(t, http.StatusOK, r.StatusCode, path)
+			require.NotContains(t, r.Body, "<script>alert", path)
+			require.NotContains(t, r.Body, "<img src=x", path)
+			require.NotContains(t, r.Body, "<svg onload", path)
+			d := r.Doc(t)
+			require.Zero(t, d.Find("script:not([src])").Length(), "%s: no inline script", path)
+			require.Zero(t, d.Find("[onerror], [onload]").Length(), path)
+		}
+		d := c.Get("/executions/" + id).Doc(t)
+		require.Contains(t, d.Find(`[data-testid="exec-error"]`).Text(), evil, "shown as text")
+		require.Contains(t, d.Find(`[data-testid="exec-logs"]`).Text(), evil)
+		require.Contains(t, d.Find(`[data-testid="exec-input"]`).Text(), `<img src=x onerror=alert(1)>`)
+	}
+	// The Run editor is prefilled with the hostile input, as text.
+	d := c.Get("/bots/" + b.ID.String() + "?tab=run").Doc(t)
+	require.Contains(t, d.Find(`[data-testid="run-input"]`).Text(), "</script><script>alert(1)</script>")
+}

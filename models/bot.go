@@ -31,6 +31,11 @@ type Bot struct {
 	FailedExecutions     int64      `bun:"failed_executions,notnull"`
 	AvgDurationMS        float64    `bun:"avg_duration_ms,notnull"`
 	LastExecutedAt       *time.Time `bun:"last_executed_at"`
+	// TotalDurationUS and TimedExecutions make AvgDurationMS exact: the sum
+	// of the durations (whole microseconds) of the executions that ran.
+	TotalDurationUS     int64 `bun:"total_duration_us,notnull"`
+	TimedExecutions     int64 `bun:"timed_executions,notnull"`
+	ConsecutiveFailures int   `bun:"consecutive_failures,notnull"`
 
 	CreatedAt  time.Time  `bun:"created_at,notnull"`
 	UpdatedAt  time.Time  `bun:"updated_at,notnull"`

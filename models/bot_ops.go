@@ -195,6 +195,10 @@ func updateBotTx(ctx context.Context, tx bun.Tx, botID uuid.UUID, p BotPatch) (*
 	}
 	before := b.metaView()
 	oldTags := slices.Clone(b.Tags)
+	if p.Status != b.Status {
+		// A person deciding the status clears the failure streak.
+		b.ConsecutiveFailures = 0
+	}
 	b.Name, b.Description, b.Tags, b.Status = p.Name, p.Description, p.Tags, p.Status
 	if err := b.Validate(); err != nil {
 		return nil, AuditEntry{}, err
@@ -204,7 +208,7 @@ func updateBotTx(ctx context.Context, tx bun.Tx, botID uuid.UUID, p BotPatch) (*
 		return b, AuditEntry{}, ErrUnchanged
 	}
 	b.UpdatedAt = now()
-	if _, err := tx.NewUpdate().Model(b).Column("name", "description", "tags", "status", "updated_at").WherePK().Exec(ctx); err != nil {
+	if _, err := tx.NewUpdate().Model(b).Column("name", "description", "tags", "status", "consecutive_failures", "updated_at").WherePK().Exec(ctx); err != nil {
 		return nil, AuditEntry{}, fmt.Errorf("bots: update %s: %w", botID, mapErr(err))
 	}
 	if !slices.Equal(oldTags, b.Tags) {

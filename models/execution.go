@@ -10,30 +10,51 @@ import (
 	"github.com/uptrace/bun"
 )
 
-// Execution is one run of a bot version with some input.
+// Execution is one run of a bot version with some input. It moves
+// queued → running → success | failed | cancelled | timed_out; a failed
+// attempt with attempts left goes back to queued with RetryAt set.
 type Execution struct {
 	bun.BaseModel `bun:"table:bot_executions,alias:e"`
 
-	ID          uuid.UUID       `bun:"id,pk,type:uuid"`
-	BotID       uuid.UUID       `bun:"bot_id,notnull,type:uuid"`
-	VersionID   *uuid.UUID      `bun:"version_id,type:uuid"`
-	Status      ExecStatus      `bun:"status,notnull"`
-	Trigger     Trigger         `bun:"trigger_kind,notnull"`
-	Input       json.RawMessage `bun:"input,type:jsonb"`
-	Output      json.RawMessage `bun:"output,type:jsonb"`
-	Error       string          `bun:"error,notnull"`
-	Logs        string          `bun:"logs,notnull"`
-	Attempt     int             `bun:"attempt,notnull"`
-	QueuedAt    time.Time       `bun:"queued_at,notnull"`
-	StartedAt   *time.Time      `bun:"started_at"`
-	EndedAt     *time.Time      `bun:"ended_at"`
-	DurationMS  *float64        `bun:"duration_ms"`
-	RequestedBy *uuid.UUID      `bun:"requested_by,type:uuid"`
-	JobID       *int64          `bun:"job_id"`
+	ID                uuid.UUID       `bun:"id,pk,type:uuid"`
+	BotID             uuid.UUID       `bun:"bot_id,notnull,type:uuid"`
+	VersionID         *uuid.UUID      `bun:"version_id,type:uuid"`
+	Status            ExecStatus      `bun:"status,notnull"`
+	Trigger           Trigger         `bun:"trigger_kind,notnull"`
+	Input             json.RawMessage `bun:"input,type:jsonb"`
+	Output            json.RawMessage `bun:"output,type:jsonb"`
+	Error             string          `bun:"error,notnull"`
+	Logs              string          `bun:"logs,notnull"`
+	Attempt           int             `bun:"attempt,notnull"`
+	MaxAttempts       int             `bun:"max_attempts,notnull"`
+	Attempts          []ExecAttempt   `bun:"attempts,type:jsonb"`
+	QueuedAt          time.Time       `bun:"queued_at,notnull"`
+	StartedAt         *time.Time      `bun:"started_at"`
+	EndedAt           *time.Time      `bun:"ended_at"`
+	DurationMS        *float64        `bun:"duration_ms"`
+	RequestedBy       *uuid.UUID      `bun:"requested_by,type:uuid"`
+	JobID             *int64          `bun:"job_id"`
+	CancelRequestedAt *time.Time      `bun:"cancel_requested_at"`
+	WorkerID          *string         `bun:"worker_id"`
+	RetryAt           *time.Time      `bun:"retry_at"`
 }
 
-// CreateExecution inserts a queued execution. Callers that enqueue a job do
-// it in the same transaction (tx may be a bun.Tx).
+// ExecAttempt is the record of one attempt, kept on the execution.
+type ExecAttempt struct {
+	N         int        `json:"n"`
+	Worker    string     `json:"worker,omitempty"`
+	StartedAt time.Time  `json:"started_at"`
+	EndedAt   *time.Time `json:"ended_at,omitempty"`
+	Status    string     `json:"status"`
+	Error     string     `json:"error,omitempty"`
+}
+
+// Final reports whether the execution will not change any more.
+func (e *Execution) Final() bool { return e.Status.Terminal() }
+
+// CreateExecution inserts an execution row as is (after validating its
+// trigger, status and input). The engine's RequestExecution is what runs a
+// bot; this is for imports, seeds and tests.
 func CreateExecution(ctx context.Context, db bun.IDB, e *Execution) error {
 	if e.Trigger == "" {
 		e.Trigger = TriggerManual
@@ -54,7 +75,12 @@ func CreateExecution(ctx context.Context, db bun.IDB, e *Execution) error {
 		}
 		e.Input = canon
 	}
-	e.ID = NewID()
+	if e.ID == uuid.Nil {
+		e.ID = NewID()
+	}
+	if e.MaxAttempts < 1 {
+		e.MaxAttempts = 1
+	}
 	if e.QueuedAt.IsZero() {
 		e.QueuedAt = now()
 	}
@@ -73,42 +99,22 @@ func ExecutionByID(ctx context.Context, db bun.IDB, id uuid.UUID) (*Execution, e
 	return e, nil
 }
 
-// FinishExecution records a terminal result and folds it into the bot's
-// statistics (counts, running average duration, last run) atomically.
-func FinishExecution(ctx context.Context, db bun.IDB, id uuid.UUID, status ExecStatus, output json.RawMessage, errMsg string, started, ended time.Time) error {
-	if !status.Terminal() {
-		return fmt.Errorf("executions: finish %s: status %q is not terminal", id, status)
+// LastInput returns the input of a bot's newest execution (nil when it has
+// none), to prefill the Run form.
+func LastInput(ctx context.Context, db bun.IDB, botID uuid.UUID) (json.RawMessage, error) {
+	var rows []Execution
+	err := db.NewSelect().Model(&rows).Column("input").Where("e.bot_id = ?", botID).
+		OrderExpr("e.queued_at DESC, e.id DESC").Limit(1).Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("executions: last input of bot %s: %w", botID, err)
 	}
-	started, ended = started.UTC().Truncate(time.Microsecond), ended.UTC().Truncate(time.Microsecond)
-	dur := float64(ended.Sub(started).Microseconds()) / 1000
-	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		e, err := ExecutionByID(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if e.Status.Terminal() {
-			return fmt.Errorf("executions: finish %s: already %s", id, e.Status)
-		}
-		e.Status, e.Output, e.Error, e.StartedAt, e.EndedAt, e.DurationMS = status, output, errMsg, &started, &ended, &dur
-		if _, err := tx.NewUpdate().Model(e).Column("status", "output", "error", "started_at", "ended_at", "duration_ms").WherePK().Exec(ctx); err != nil {
-			return fmt.Errorf("executions: finish %s: %w", id, err)
-		}
-		ok, failed := 0, 0
-		if status == ExecSuccess {
-			ok = 1
-		} else {
-			failed = 1
-		}
-		_, err = tx.NewUpdate().Model((*Bot)(nil)).
-			Set("avg_duration_ms = (avg_duration_ms * total_executions + ?) / (total_executions + 1)", dur).
-			Set("total_executions = total_executions + 1").
-			Set("successful_executions = successful_executions + ?", ok).
-			Set("failed_executions = failed_executions + ?", failed).
-			Set("last_executed_at = ?", ended).
-			Where("id = ?", e.BotID).Exec(ctx)
-		if err != nil {
-			return fmt.Errorf("executions: update stats of bot %s: %w", e.BotID, err)
-		}
-		return nil
-	})
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	return rows[0].Input, nil
+}
+
+func msFromUS(us int64) *float64 {
+	ms := float64(us) / 1000
+	return &ms
 }

@@ -197,9 +197,9 @@ type seedBot struct {
 	vtimes                  []time.Time // vtimes[0] is the bot's creation
 
 	// Statistics of the executions to come, as FinishExecution keeps them.
-	total, ok int64
-	sumMS     float64
-	last      time.Time
+	total, ok, failed int64
+	sumUS             int64
+	last              time.Time
 }
 
 func (s *seeder) progress(stage string, done, total int) {
@@ -398,12 +398,13 @@ func (s *seeder) seedBots(ctx context.Context) error {
 			c.bots[i] = Bot{
 				ID: sb.id, OwnerID: owner, Name: sb.name, Description: sb.description, Kind: sb.kind, Status: sb.status,
 				Tags: sb.tags, ActiveVersionID: &sb.versions[len(sb.versions)-1],
-				TotalExecutions: sb.total, SuccessfulExecutions: sb.ok, FailedExecutions: sb.total - sb.ok,
+				TotalExecutions: sb.total, SuccessfulExecutions: sb.ok, FailedExecutions: sb.failed,
+				TotalDurationUS: sb.sumUS, TimedExecutions: sb.total,
 				CreatedAt: sb.vtimes[0], UpdatedAt: sb.vtimes[len(sb.vtimes)-1],
 			}
 			if sb.total > 0 {
 				last := sb.last
-				c.bots[i].AvgDurationMS, c.bots[i].LastExecutedAt = sb.sumMS/float64(sb.total), &last
+				c.bots[i].AvgDurationMS, c.bots[i].LastExecutedAt = float64(sb.sumUS)/1000/float64(sb.total), &last
 			}
 			for _, t := range sb.tags {
 				c.tags = append(c.tags, BotTag{BotID: sb.id, Tag: t})
@@ -460,7 +461,7 @@ func (s *seeder) copyBots(ctx context.Context, c botChunk) error {
 	_, err = tx.CopyFrom(ctx, pgx.Identifier{"bots"},
 		[]string{"id", "owner_id", "name", "description", "kind", "status", "tags", "active_version_id",
 			"total_executions", "successful_executions", "failed_executions", "avg_duration_ms", "last_executed_at",
-			"created_at", "updated_at"},
+			"total_duration_us", "timed_executions", "created_at", "updated_at"},
 		pgx.CopyFromSlice(len(c.bots), func(i int) ([]any, error) {
 			b := &c.bots[i]
 			tags, err := json.Marshal(b.Tags)
@@ -469,7 +470,7 @@ func (s *seeder) copyBots(ctx context.Context, c botChunk) error {
 			}
 			return []any{[16]byte(b.ID), [16]byte(b.OwnerID), b.Name, b.Description, string(b.Kind), string(b.Status),
 				string(tags), pgUUID(b.ActiveVersionID), b.TotalExecutions, b.SuccessfulExecutions, b.FailedExecutions,
-				b.AvgDurationMS, pgTime(b.LastExecutedAt), b.CreatedAt, b.UpdatedAt}, nil
+				b.AvgDurationMS, pgTime(b.LastExecutedAt), b.TotalDurationUS, b.TimedExecutions, b.CreatedAt, b.UpdatedAt}, nil
 		}))
 	if err != nil {
 		return fmt.Errorf("copy bots: %w", err)
@@ -729,13 +730,14 @@ func (p *execPlanner) plan(k int) execPlan {
 	return e
 }
 
-// durationMS is how FinishExecution measures a run.
+// durationMS is how the engine stores a run's duration.
 func durationMS(started, ended time.Time) float64 {
 	return float64(ended.Sub(started).Microseconds()) / 1000
 }
 
-// planExecutions accumulates each bot's statistics the way FinishExecution
-// does: terminal runs only; every terminal status but success is a failure.
+// planExecutions accumulates each bot's statistics the way the engine does
+// (models.FinishExecutions): terminal runs only; failed and timed_out are
+// failures; durations summed in microseconds.
 func (s *seeder) planExecutions() {
 	p := s.newExecPlanner()
 	for k := range s.o.Executions {
@@ -745,10 +747,13 @@ func (s *seeder) planExecutions() {
 		}
 		b := s.bots[e.bot]
 		b.total++
-		if e.status == ExecSuccess {
+		switch e.status {
+		case ExecSuccess:
 			b.ok++
+		case ExecFailed, ExecTimedOut:
+			b.failed++
 		}
-		b.sumMS += durationMS(e.started, e.ended)
+		b.sumUS += e.ended.Sub(e.started).Microseconds()
 		if e.ended.After(b.last) {
 			b.last = e.ended
 		}
@@ -803,7 +808,7 @@ func (s *seeder) execution(e *Execution, pl execPlan) {
 	b := s.bots[pl.bot]
 	*e = Execution{
 		ID: NewID(), BotID: b.id, VersionID: &b.versions[pl.version-1], Status: pl.status, Trigger: pl.trigger,
-		Input: p.inputs[b.kind][pl.input], QueuedAt: pl.queued, Attempt: pl.attempt,
+		Input: p.inputs[b.kind][pl.input], QueuedAt: pl.queued, Attempt: pl.attempt, MaxAttempts: max(pl.attempt, 1),
 	}
 	if pl.requester >= 0 {
 		id := s.users[pl.requester].id
@@ -839,7 +844,7 @@ func (s *seeder) execution(e *Execution, pl execPlan) {
 
 func (s *seeder) copyExecutions(ctx context.Context, rows []Execution) error {
 	_, err := s.db.Pool.CopyFrom(ctx, pgx.Identifier{"bot_executions"},
-		[]string{"id", "bot_id", "version_id", "status", "trigger_kind", "input", "output", "error", "logs", "attempt",
+		[]string{"id", "bot_id", "version_id", "status", "trigger_kind", "input", "output", "error", "logs", "attempt", "max_attempts",
 			"queued_at", "started_at", "ended_at", "duration_ms", "requested_by"},
 		pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
 			e := &rows[i]
@@ -848,7 +853,7 @@ func (s *seeder) copyExecutions(ctx context.Context, rows []Execution) error {
 				dur = *e.DurationMS
 			}
 			return []any{[16]byte(e.ID), [16]byte(e.BotID), pgUUID(e.VersionID), string(e.Status), string(e.Trigger),
-				pgJSON(e.Input), pgJSON(e.Output), e.Error, e.Logs, int32(e.Attempt),
+				pgJSON(e.Input), pgJSON(e.Output), e.Error, e.Logs, int32(e.Attempt), int32(e.MaxAttempts),
 				e.QueuedAt, pgTime(e.StartedAt), pgTime(e.EndedAt), dur, pgUUID(e.RequestedBy)}, nil
 		}))
 	if err != nil {

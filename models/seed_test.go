@@ -173,9 +173,10 @@ func checkSeededData(t *testing.T, db *models.DB) {
 			}
 			a.total++
 			a.sum += *e.DurationMS
-			if e.Status == models.ExecSuccess {
+			switch e.Status {
+			case models.ExecSuccess:
 				a.ok++
-			} else {
+			case models.ExecFailed, models.ExecTimedOut:
 				a.failed++
 			}
 			if e.EndedAt.After(a.last) {
@@ -205,6 +206,8 @@ func checkSeededData(t *testing.T, db *models.DB) {
 		require.Equal(t, a.total, b.TotalExecutions, "bot %s", b.ID)
 		require.Equal(t, a.ok, b.SuccessfulExecutions)
 		require.Equal(t, a.failed, b.FailedExecutions)
+		require.Equal(t, a.total, b.TimedExecutions)
+		require.InDelta(t, a.sum*1000, float64(b.TotalDurationUS), 0.5*float64(a.total)+1e-6)
 		if a.total == 0 {
 			require.Nil(t, b.LastExecutedAt)
 			continue
@@ -221,13 +224,14 @@ func checkSeededData(t *testing.T, db *models.DB) {
 	require.NoError(t, db.Bun.NewRaw(`SELECT sum(total_executions) AS total, sum(successful_executions) AS ok,
 		sum(failed_executions) AS failed FROM bots`).Scan(ctx, &sums))
 	var execSums struct {
-		Total, OK int64
+		Total, OK, Failed int64
 	}
-	require.NoError(t, db.Bun.NewRaw(`SELECT count(*) AS total, sum(CASE WHEN status = 'success' THEN 1 ELSE 0 END) AS ok
+	require.NoError(t, db.Bun.NewRaw(`SELECT count(*) AS total, sum(CASE WHEN status = 'success' THEN 1 ELSE 0 END) AS ok,
+		sum(CASE WHEN status IN ('failed', 'timed_out') THEN 1 ELSE 0 END) AS failed
 		FROM bot_executions WHERE status NOT IN ('queued', 'running')`).Scan(ctx, &execSums))
 	require.Equal(t, execSums.Total, sums.Total)
 	require.Equal(t, execSums.OK, sums.OK)
-	require.Equal(t, execSums.Total-execSums.OK, sums.Failed)
+	require.Equal(t, execSums.Failed, sums.Failed)
 }
 
 // absentJSON reports a JSON column with no value: SQL NULL, or the JSON null

@@ -20,6 +20,10 @@ type Config interface {
 	Kind() models.BotKind
 	// SecretNames lists, without repeats, the secrets the bot needs at run time.
 	SecretNames() []string
+	// Timeout is how long one attempt may take.
+	Timeout() time.Duration
+	// Retry says how often, and how far apart, a failed run is attempted.
+	Retry() RetryPolicy
 }
 
 // ValidateConfig parses raw strictly as the config of a bot of the given kind
@@ -67,4 +71,76 @@ func uniqueStrings(in []string) []string {
 		}
 	}
 	return out
+}
+
+// Bounds and defaults of the retry fields every kind has.
+const (
+	DefaultMaxAttempts         = 1
+	MaxMaxAttempts             = 10
+	DefaultRetryBackoffSeconds = 2.0
+	MinRetryBackoffSeconds     = 0.1
+	MaxRetryBackoffSeconds     = 3600.0
+	// MaxRetryDelay caps the exponential backoff between two attempts.
+	MaxRetryDelay = time.Hour
+)
+
+// RetryPolicy is how the engine retries a run whose error is Retryable.
+type RetryPolicy struct {
+	// MaxAttempts counts the first attempt: 1 means no retry.
+	MaxAttempts int
+	// Backoff is the delay after the first failed attempt; it doubles after
+	// each further failure.
+	Backoff time.Duration
+}
+
+// Delay is how long to wait after attempt (1-based) failed before the next
+// one: Backoff * 2^(attempt-1), capped at MaxRetryDelay.
+func (p RetryPolicy) Delay(attempt int) time.Duration {
+	d := max(p.Backoff, 0)
+	for i := 1; i < attempt && d < MaxRetryDelay; i++ {
+		d *= 2
+	}
+	return min(d, MaxRetryDelay)
+}
+
+// RetrySettings are the retry fields shared by every kind; each config
+// embeds them so they sit beside its own fields in the JSON.
+type RetrySettings struct {
+	MaxAttempts         int     `json:"max_attempts"`
+	RetryBackoffSeconds float64 `json:"retry_backoff_seconds"`
+}
+
+var retryFieldNames = []string{"max_attempts", "retry_backoff_seconds"}
+
+func defaultRetrySettings() RetrySettings {
+	return RetrySettings{MaxAttempts: DefaultMaxAttempts, RetryBackoffSeconds: DefaultRetryBackoffSeconds}
+}
+
+// Retry implements Config. Zero fields (a config built in code rather than by
+// ValidateConfig) take the defaults.
+func (s RetrySettings) Retry() RetryPolicy {
+	p := RetryPolicy{MaxAttempts: s.MaxAttempts, Backoff: seconds(s.RetryBackoffSeconds)}
+	if p.MaxAttempts < 1 {
+		p.MaxAttempts = DefaultMaxAttempts
+	}
+	if p.Backoff <= 0 {
+		p.Backoff = seconds(DefaultRetryBackoffSeconds)
+	}
+	return p
+}
+
+// retrySettings reads the retry fields from a config's members.
+func (c *checker) retrySettings(f map[string]*jnode) RetrySettings {
+	s := defaultRetrySettings()
+	if n := f["max_attempts"]; n != nil {
+		if v, ok := c.integer("max_attempts", n, 1, MaxMaxAttempts); ok {
+			s.MaxAttempts = v
+		}
+	}
+	if n := f["retry_backoff_seconds"]; n != nil {
+		if v, ok := c.number("retry_backoff_seconds", n, MinRetryBackoffSeconds, MaxRetryBackoffSeconds); ok {
+			s.RetryBackoffSeconds = v
+		}
+	}
+	return s
 }

@@ -21,6 +21,7 @@ type HTTPConfig struct {
 	TimeoutSeconds float64           `json:"timeout_seconds"`
 	// ExpectedStatus lists the statuses that count as success; empty means any 2xx.
 	ExpectedStatus []int `json:"expected_status,omitempty"`
+	RetrySettings
 
 	secrets []string
 }
@@ -45,7 +46,7 @@ func (c *HTTPConfig) StatusOK(code int) bool {
 const credentialHint = "put credentials in a secret and reference it as {{secret.NAME}}"
 
 func (c *checker) httpConfig(root *jnode) *HTTPConfig {
-	f := c.fields(root, "", "method", "url", "headers", "body", "timeout_seconds", "expected_status")
+	f := c.fields(root, "", append([]string{"method", "url", "headers", "body", "timeout_seconds", "expected_status"}, retryFieldNames...)...)
 	cfg := &HTTPConfig{Method: "GET", TimeoutSeconds: 30}
 	var refs []string
 
@@ -95,6 +96,7 @@ func (c *checker) httpConfig(root *jnode) *HTTPConfig {
 		cfg.ExpectedStatus = c.statuses(n)
 	}
 
+	cfg.RetrySettings = c.retrySettings(f)
 	cfg.secrets = uniqueStrings(secretRefs(refs))
 	return cfg
 }

@@ -3,6 +3,7 @@ package runner
 import (
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/codex32/codex32/models"
 )
@@ -19,9 +20,14 @@ type LLMConfig struct {
 	PromptTemplate string  `json:"prompt_template"`
 	Temperature    float64 `json:"temperature"`
 	MaxTokens      int     `json:"max_tokens"`
+	// JSONOutput asks for a JSON object (response_format json_object) and
+	// makes the output's answer that parsed value instead of text.
+	JSONOutput bool `json:"json_output"`
 	// BaseURL is the API root of an OpenAI-compatible server; empty means OpenAI's.
-	BaseURL      string `json:"base_url,omitempty"`
-	APIKeySecret string `json:"api_key_secret"`
+	BaseURL        string  `json:"base_url,omitempty"`
+	APIKeySecret   string  `json:"api_key_secret"`
+	TimeoutSeconds float64 `json:"timeout_seconds"`
+	RetrySettings
 }
 
 // Kind implements Config.
@@ -30,9 +36,17 @@ func (*LLMConfig) Kind() models.BotKind { return models.KindLLM }
 // SecretNames implements Config.
 func (c *LLMConfig) SecretNames() []string { return []string{c.APIKeySecret} }
 
+// Timeout is how long one call to the model may take.
+func (c *LLMConfig) Timeout() time.Duration { return seconds(c.TimeoutSeconds) }
+
+// jsonWordHint is why json_output needs the word JSON in a prompt: OpenAI
+// rejects a json_object request whose messages never mention it.
+const jsonWordHint = `with json_output, the system prompt or prompt_template must ask for JSON (e.g. "Answer with a JSON object …"); OpenAI rejects the request otherwise`
+
 func (c *checker) llmConfig(root *jnode) *LLMConfig {
-	f := c.fields(root, "", "model", "system_prompt", "prompt_template", "temperature", "max_tokens", "base_url", "api_key_secret")
-	cfg := &LLMConfig{Temperature: 1, MaxTokens: 1024, APIKeySecret: DefaultAPIKeySecret}
+	f := c.fields(root, "", append([]string{"model", "system_prompt", "prompt_template", "temperature", "max_tokens",
+		"json_output", "base_url", "api_key_secret", "timeout_seconds"}, retryFieldNames...)...)
+	cfg := &LLMConfig{Temperature: 1, MaxTokens: 1024, APIKeySecret: DefaultAPIKeySecret, TimeoutSeconds: 60}
 
 	if n := f["model"]; n == nil {
 		c.missing("model")
@@ -68,6 +82,15 @@ func (c *checker) llmConfig(root *jnode) *LLMConfig {
 		}
 	}
 
+	if n := f["json_output"]; n != nil {
+		if n.kind != jsonBool {
+			c.wrongType("json_output", n, "true or false")
+		} else if cfg.JSONOutput = n.b; cfg.JSONOutput && cfg.PromptTemplate != "" &&
+			!strings.Contains(strings.ToLower(cfg.SystemPrompt+"\n"+cfg.PromptTemplate), "json") {
+			c.at("json_output", n, jsonWordHint)
+		}
+	}
+
 	if n := f["base_url"]; n != nil {
 		if s, ok := c.str("base_url", n, 2048); ok && c.baseURL(n, s) {
 			cfg.BaseURL = s
@@ -86,6 +109,13 @@ func (c *checker) llmConfig(root *jnode) *LLMConfig {
 			}
 		}
 	}
+
+	if n := f["timeout_seconds"]; n != nil {
+		if v, ok := c.number("timeout_seconds", n, 1, 300); ok {
+			cfg.TimeoutSeconds = v
+		}
+	}
+	cfg.RetrySettings = c.retrySettings(f)
 	return cfg
 }
 

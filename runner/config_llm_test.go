@@ -3,6 +3,7 @@ package runner
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -16,28 +17,38 @@ func TestLLMConfigMinimalDefaults(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, &LLMConfig{
 		Model: "gpt-4o-mini", PromptTemplate: "Summarise: {{input.ticket}}",
-		Temperature: 1, MaxTokens: 1024, APIKeySecret: "OPENAI_API_KEY",
+		Temperature: 1, MaxTokens: 1024, APIKeySecret: "OPENAI_API_KEY", TimeoutSeconds: 60,
+		RetrySettings: RetrySettings{MaxAttempts: 1, RetryBackoffSeconds: 2},
 	}, lc)
 	require.Equal(t, []string{"OPENAI_API_KEY"}, lc.SecretNames())
+	require.Equal(t, time.Minute, lc.Timeout())
+	require.Equal(t, RetryPolicy{MaxAttempts: 1, Backoff: 2 * time.Second}, lc.Retry())
 }
 
 func TestLLMConfigFull(t *testing.T) {
 	t.Parallel()
 	raw := obj(
 		`"model": "llama3.1:8b"`,
-		`"system_prompt": "You answer in {{ input.language }}."`,
+		`"system_prompt": "You answer in {{ input.language }}, as JSON."`,
 		`"prompt_template": "Ticket {{input.ticket.id}}:\n{{input.ticket.body}}"`,
 		`"temperature": 0`,
 		`"max_tokens": 200000`,
 		`"base_url": "http://localhost:11434/v1"`,
 		`"api_key_secret": "OLLAMA_KEY"`,
+		`"json_output": true`,
+		`"timeout_seconds": 300`,
+		`"max_attempts": 10`,
+		`"retry_backoff_seconds": 0.5`,
 	)
 	lc := mustValidate(t, models.KindLLM, raw).(*LLMConfig)
 	require.Equal(t, &LLMConfig{
-		Model: "llama3.1:8b", SystemPrompt: "You answer in {{ input.language }}.",
+		Model: "llama3.1:8b", SystemPrompt: "You answer in {{ input.language }}, as JSON.",
 		PromptTemplate: "Ticket {{input.ticket.id}}:\n{{input.ticket.body}}",
-		Temperature:    0, MaxTokens: 200000, BaseURL: "http://localhost:11434/v1", APIKeySecret: "OLLAMA_KEY",
+		Temperature:    0, MaxTokens: 200000, JSONOutput: true, BaseURL: "http://localhost:11434/v1", APIKeySecret: "OLLAMA_KEY",
+		TimeoutSeconds: 300, RetrySettings: RetrySettings{MaxAttempts: 10, RetryBackoffSeconds: 0.5},
 	}, lc)
+	require.Equal(t, 5*time.Minute, lc.Timeout())
+	require.Equal(t, RetryPolicy{MaxAttempts: 10, Backoff: 500 * time.Millisecond}, lc.Retry())
 	require.Equal(t, []string{"OLLAMA_KEY"}, lc.SecretNames())
 }
 
@@ -123,7 +134,7 @@ func TestLLMConfigErrors(t *testing.T) {
 			{Path: "api_key_secret", Line: 4, Column: 21, Message: "must be a secret name"},
 		}},
 		{"http fields are unknown", l, obj(model, prompt, `"url": "https://example.com"`), []FieldError{
-			{Path: "url", Line: 4, Column: 3, Message: `unknown field "url" (allowed: model, system_prompt, prompt_template, temperature, max_tokens, base_url, api_key_secret)`},
+			{Path: "url", Line: 4, Column: 3, Message: `unknown field "url" (allowed: model, system_prompt, prompt_template, temperature, max_tokens, json_output, base_url, api_key_secret, timeout_seconds, max_attempts, retry_backoff_seconds)`},
 		}},
 	})
 }

@@ -21,6 +21,7 @@ const MaxScriptBytes = 200 << 10
 type ScriptConfig struct {
 	Source         string  `json:"source"`
 	TimeoutSeconds float64 `json:"timeout_seconds"`
+	RetrySettings
 }
 
 // Kind implements Config.
@@ -33,7 +34,7 @@ func (*ScriptConfig) SecretNames() []string { return nil }
 func (c *ScriptConfig) Timeout() time.Duration { return seconds(c.TimeoutSeconds) }
 
 func (c *checker) scriptConfig(root *jnode) *ScriptConfig {
-	f := c.fields(root, "", "source", "timeout_seconds")
+	f := c.fields(root, "", append([]string{"source", "timeout_seconds"}, retryFieldNames...)...)
 	cfg := &ScriptConfig{TimeoutSeconds: 5}
 
 	if n := f["source"]; n == nil {
@@ -58,6 +59,7 @@ func (c *checker) scriptConfig(root *jnode) *ScriptConfig {
 			cfg.TimeoutSeconds = v
 		}
 	}
+	cfg.RetrySettings = c.retrySettings(f)
 	return cfg
 }
 

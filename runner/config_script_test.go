@@ -25,7 +25,7 @@ func TestScriptConfigMinimalDefaults(t *testing.T) {
 	cfg := mustValidate(t, models.KindScript, scriptJSON(t, src))
 	sc, ok := cfg.(*ScriptConfig)
 	require.True(t, ok)
-	require.Equal(t, &ScriptConfig{Source: src, TimeoutSeconds: 5}, sc)
+	require.Equal(t, &ScriptConfig{Source: src, TimeoutSeconds: 5, RetrySettings: RetrySettings{MaxAttempts: 1, RetryBackoffSeconds: 2}}, sc)
 	require.Equal(t, 5*time.Second, sc.Timeout())
 	require.Empty(t, sc.SecretNames())
 }
@@ -100,7 +100,7 @@ func TestScriptConfigErrors(t *testing.T) {
 			{Path: "timeout_seconds", Line: 3, Column: 22, Message: "must be between 1 and 60"},
 		}},
 		{"script and other errors together", s, scriptJSON(t, "function main( {", `"timeout_seconds": 100`, `"env": {}`), []FieldError{
-			{Path: "env", Line: 4, Column: 3, Message: `unknown field "env" (allowed: source, timeout_seconds)`},
+			{Path: "env", Line: 4, Column: 3, Message: `unknown field "env" (allowed: source, timeout_seconds, max_attempts, retry_backoff_seconds)`},
 			{Path: "source", Line: 1, Column: 17, InScript: true, Message: "SyntaxError at line 1, column 17 of the script: Unexpected end of input"},
 			{Path: "timeout_seconds", Line: 3, Column: 22, Message: "must be between 1 and 60"},
 		}},

@@ -50,7 +50,7 @@ func TestValidateConfigDocument(t *testing.T) {
 			{Path: "headers.Accept", Line: 3, Column: 39, Message: `duplicate key "Accept"`},
 		}},
 		{"unknown field lists the allowed ones", http, obj(`"url": "https://example.com"`, `"retries": 3`), []FieldError{
-			{Path: "retries", Line: 3, Column: 3, Message: `unknown field "retries" (allowed: method, url, headers, body, timeout_seconds, expected_status)`},
+			{Path: "retries", Line: 3, Column: 3, Message: `unknown field "retries" (allowed: method, url, headers, body, timeout_seconds, expected_status, max_attempts, retry_backoff_seconds)`},
 		}},
 		{"unknown field differing in case gets a hint", http, obj(`"URL": "https://example.com"`), []FieldError{
 			{Path: "URL", Line: 2, Column: 3, Message: `unknown field "URL"; did you mean "url"?`},

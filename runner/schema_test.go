@@ -26,9 +26,12 @@ func TestExamplesValidate(t *testing.T) {
 func TestSchemaMentionsEveryField(t *testing.T) {
 	t.Parallel()
 	fields := map[models.BotKind][]string{
-		models.KindHTTP:   {"method", "url", "headers", "body", "timeout_seconds", "expected_status", "{{secret.NAME}}"},
-		models.KindLLM:    {"model", "system_prompt", "prompt_template", "temperature", "max_tokens", "base_url", "api_key_secret"},
+		models.KindHTTP:   {"method", "url", "headers", "body", "timeout_seconds", "expected_status", "{{secret.NAME}}", "Output:"},
+		models.KindLLM:    {"model", "system_prompt", "prompt_template", "temperature", "max_tokens", "json_output", "base_url", "api_key_secret", "timeout_seconds", "Output:"},
 		models.KindScript: {"source", "main(input)", "timeout_seconds"},
+	}
+	for kind := range fields {
+		fields[kind] = append(fields[kind], "max_attempts", "retry_backoff_seconds")
 	}
 	for kind, names := range fields {
 		for _, name := range names {

@@ -43,9 +43,9 @@ func TestLayoutNavigationAndTitle(t *testing.T) {
 	require.Equal(t, "Dashboard · Codex-32", d.Find("title").Text())
 	active := d.Find(`nav a[aria-current="page"]`)
 	require.Equal(t, "Dashboard", active.Text())
-	// Pages that do not exist yet are shown disabled, not linked to a 404.
-	disabled := d.Find(`nav [aria-disabled="true"]`)
-	require.Equal(t, 1, disabled.Length(), "only Executions is still to come")
+	// Pages that do not exist yet would be shown disabled; none is left.
+	require.Zero(t, d.Find(`nav [aria-disabled="true"]`).Length())
+	require.Equal(t, 1, d.Find(`nav a[href="/executions"]`).Length(), "Executions is a link")
 	require.Equal(t, 1, d.Find(`nav a[href="/admin/users"]`).Length(), "admins see Users")
 	require.Equal(t, `{"X-CSRF-Token":"tok"}`, d.Find("body").AttrOr("hx-headers", ""), "htmx sends the CSRF token")
 	require.Equal(t, "tok", d.Find(`form[action="/logout"] input[name="_csrf"]`).AttrOr("value", ""))

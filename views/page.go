@@ -46,7 +46,7 @@ type NavItem struct {
 var Nav = []NavItem{
 	{Key: "home", Label: "Dashboard", Href: "/", Enabled: true, Needs: models.PermSignInHTML},
 	{Key: "bots", Label: "Bots", Href: "/bots", Enabled: true, Needs: models.PermBotsRead},
-	{Key: "executions", Label: "Executions", Href: "/executions", Needs: models.PermBotsRead},
+	{Key: "executions", Label: "Executions", Href: "/executions", Enabled: true, Needs: models.PermBotsRead},
 	{Key: "audit", Label: "Audit log", Href: "/audit", Enabled: true, Needs: models.PermAuditRead},
 	{Key: "secrets", Label: "Secrets", Href: "/admin/secrets", Enabled: true, Needs: models.PermSystemSettings},
 	{Key: "users", Label: "Users", Href: "/admin/users", Enabled: true, Needs: models.PermUsersManage},

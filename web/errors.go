@@ -16,6 +16,7 @@ import (
 func classify(err error) (int, string) {
 	var fe *fiber.Error
 	var ve *models.ValidationError
+	var se *models.StateError
 	switch {
 	case errors.As(err, &fe):
 		return fe.Code, fe.Message
@@ -25,6 +26,10 @@ func classify(err error) (int, string) {
 		return http.StatusConflict, "That already exists."
 	case errors.As(err, &ve):
 		return http.StatusUnprocessableEntity, ve.Error()
+	case errors.As(err, &se):
+		// A bot that may not run, an execution that already finished: the
+		// message is written for the user.
+		return http.StatusConflict, se.Message
 	default:
 		return http.StatusInternalServerError, "Internal Server Error"
 	}

@@ -47,7 +47,8 @@ func writeHelp(w io.Writer) {
 	_, _ = fmt.Fprint(w, `codex32 — self-hosted dashboard for managing bots
 
 Usage:
-  codex32 [serve] [flags]        serve the web dashboard (the default)
+  codex32 [serve] [flags]        serve the web dashboard and run executions (the default)
+  codex32 worker                 run executions only (several may share one Postgres)
   codex32 migrate up             apply pending database migrations
   codex32 migrate down [N|--all] roll back the newest N migrations (default 1); --all removes every table
   codex32 migrate status         show applied and pending migrations

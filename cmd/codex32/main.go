@@ -1,5 +1,5 @@
 // Command codex32 is the whole product: the web dashboard, its migrations
-// and (in later releases) the workers and admin commands.
+// workers, its migrations and the admin commands.
 package main
 
 import (
@@ -43,6 +43,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch cmd {
 	case "serve":
 		err = cmdServe(ctx, rest, stdout, stderr)
+	case "worker":
+		err = cmdWorker(ctx, rest, stdout, stderr)
+	case "sandbox":
+		// Internal: the script sandbox process the workers start.
+		return runSandbox()
 	case "migrate":
 		err = cmdMigrate(ctx, rest, stdout, stderr)
 	case "audit":

@@ -20,8 +20,10 @@ import (
 )
 
 // TestMain lets tests run this test binary as the real codex32 process.
+// The script sandbox is started as "<binary> sandbox" with a clean
+// environment, so that argument is recognised too.
 func TestMain(m *testing.M) {
-	if os.Getenv("CODEX32_TEST_RUN_MAIN") == "1" {
+	if os.Getenv("CODEX32_TEST_RUN_MAIN") == "1" || (len(os.Args) == 2 && os.Args[1] == "sandbox") {
 		main()
 		return
 	}

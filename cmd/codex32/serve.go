@@ -16,6 +16,7 @@ import (
 	"github.com/codex32/codex32/internal/config"
 	"github.com/codex32/codex32/migrations"
 	"github.com/codex32/codex32/models"
+	"github.com/codex32/codex32/runner"
 	"github.com/codex32/codex32/web"
 )
 
@@ -60,8 +61,20 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan
 		return fmt.Errorf("database not ready: %w", err)
 	}
 
-	app, err := buildApp(cfg, db, m, log)
+	box, err := secretBox(cfg, log)
 	if err != nil {
+		return err
+	}
+	eng, err := buildEngine(cfg, db, box, log, cfg.Workers)
+	if err != nil {
+		return err
+	}
+	defer eng.shutdown()
+	app, err := buildApp(cfg, db, m, log, box, eng.Engine)
+	if err != nil {
+		return err
+	}
+	if err := eng.Start(ctx); err != nil {
 		return err
 	}
 	go pruneLoop(ctx, db, cfg, log)
@@ -97,7 +110,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan
 }
 
 // buildApp wires the web application from the configuration.
-func buildApp(cfg *config.Config, db *models.DB, m *migrations.Migrator, log *slog.Logger) (*fiber.App, error) {
+func buildApp(cfg *config.Config, db *models.DB, m *migrations.Migrator, log *slog.Logger, box *models.SecretBox, eng *runner.Engine) (*fiber.App, error) {
 	keys, err := sessionKeys(cfg, log)
 	if err != nil {
 		return nil, err
@@ -112,14 +125,10 @@ func buildApp(cfg *config.Config, db *models.DB, m *migrations.Migrator, log *sl
 	if err != nil {
 		return nil, err
 	}
-	box, err := secretBox(cfg, log)
-	if err != nil {
-		return nil, err
-	}
 	return handlers.NewApp(handlers.Deps{
 		DB: db, Log: log, Version: version(), Schema: m, Sessions: store,
 		ClientIP: web.ClientIP(cfg.TrustedProxies), Secure: cfg.Secure(),
-		APIKeyMaxDays: cfg.APIKeyMaxDays, SSO: sso, Secrets: box,
+		APIKeyMaxDays: cfg.APIKeyMaxDays, SSO: sso, Secrets: box, Engine: eng,
 	}), nil
 }
 

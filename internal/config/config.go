@@ -57,6 +57,17 @@ type Config struct {
 	AccountLinking      bool     `env:"CODEX32_ACCOUNT_LINKING" envDefault:"false" help:"let a second sign-in provider attach to an existing account when both emails are verified"`
 	APIKeyMaxDays       int      `env:"CODEX32_API_KEY_MAX_DAYS" envDefault:"365" help:"longest lifetime, in days, an API key may be given"`
 
+	Workers            int           `env:"CODEX32_WORKERS" envDefault:"100" help:"executions one process runs at a time (serve and worker); 0 = serve runs no workers"`
+	ScriptProcesses    int           `env:"CODEX32_SCRIPT_PROCESSES" envDefault:"0" help:"sandbox processes running script bots (0 = one per CPU); each runs one script at a time"`
+	ScriptMemoryMB     int           `env:"CODEX32_SCRIPT_MEMORY_MB" envDefault:"256" help:"memory limit of one script run, in MiB; a script that needs more fails"`
+	ScriptMaxTimeout   time.Duration `env:"CODEX32_SCRIPT_MAX_TIMEOUT" envDefault:"60s" help:"cap on a script bot's timeout_seconds"`
+	OutboundAllow      []string      `env:"CODEX32_OUTBOUND_ALLOW" envSeparator:"," help:"comma-separated hosts and CIDRs that http and llm bots may reach although internal (loopback, private, link-local…); the cloud metadata address stays refused"`
+	ErrorAfterFailures int           `env:"CODEX32_ERROR_AFTER_FAILURES" envDefault:"5" help:"consecutive failed executions that set an active bot's status to error (0 = never)"`
+	WorkerLostAfter    time.Duration `env:"CODEX32_WORKER_LOST_AFTER" envDefault:"30s" help:"a worker that has not reported for this long is presumed dead; its running executions are retried or failed"`
+	ShutdownGrace      time.Duration `env:"CODEX32_SHUTDOWN_GRACE" envDefault:"30s" help:"on SIGTERM, how long running executions may finish before they are interrupted and queued again"`
+	ExecutionRetention time.Duration `env:"CODEX32_EXECUTION_RETENTION" envDefault:"720h" help:"finished executions older than this are deleted (0 = keep forever)"`
+	ExecutionKeep      int           `env:"CODEX32_EXECUTION_KEEP_PER_BOT" envDefault:"100" help:"each bot keeps at least its newest N executions, however old"`
+
 	// Database is derived from DatabaseURL by Validate.
 	Database Database `env:"-"`
 	// Level is derived from LogLevel by Validate.
@@ -236,6 +247,31 @@ func (c *Config) validateAuth() error {
 	c.GitHubAllowedOrgs = lowerAll(c.GitHubAllowedOrgs, "")
 	if c.APIKeyMaxDays < 1 || c.APIKeyMaxDays > 3650 {
 		return &Error{Setting: "CODEX32_API_KEY_MAX_DAYS", Problem: "must be from 1 to 3650"}
+	}
+	return c.validateEngine()
+}
+
+// validateEngine checks the execution engine's settings.
+func (c *Config) validateEngine() error {
+	switch {
+	case c.Workers < 0 || c.Workers > 10000:
+		return &Error{Setting: "CODEX32_WORKERS", Problem: "must be from 0 to 10000"}
+	case c.ScriptProcesses < 0 || c.ScriptProcesses > 256:
+		return &Error{Setting: "CODEX32_SCRIPT_PROCESSES", Problem: "must be from 0 to 256"}
+	case c.ScriptMemoryMB < 32 || c.ScriptMemoryMB > 16384:
+		return &Error{Setting: "CODEX32_SCRIPT_MEMORY_MB", Problem: "must be from 32 to 16384"}
+	case c.ScriptMaxTimeout < time.Second || c.ScriptMaxTimeout > time.Hour:
+		return &Error{Setting: "CODEX32_SCRIPT_MAX_TIMEOUT", Problem: "must be from 1s to 1h"}
+	case c.ErrorAfterFailures < 0:
+		return &Error{Setting: "CODEX32_ERROR_AFTER_FAILURES", Problem: "must not be negative"}
+	case c.WorkerLostAfter < 2*time.Second:
+		return &Error{Setting: "CODEX32_WORKER_LOST_AFTER", Problem: "must be at least 2s (workers report every third of it)"}
+	case c.ShutdownGrace < 0:
+		return &Error{Setting: "CODEX32_SHUTDOWN_GRACE", Problem: "must not be negative"}
+	case c.ExecutionRetention < 0:
+		return &Error{Setting: "CODEX32_EXECUTION_RETENTION", Problem: "must not be negative"}
+	case c.ExecutionKeep < 1:
+		return &Error{Setting: "CODEX32_EXECUTION_KEEP_PER_BOT", Problem: "must be at least 1"}
 	}
 	return nil
 }

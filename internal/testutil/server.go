@@ -12,6 +12,7 @@ import (
 	"github.com/codex32/codex32/handlers"
 	"github.com/codex32/codex32/migrations"
 	"github.com/codex32/codex32/models"
+	"github.com/codex32/codex32/runner"
 	"github.com/codex32/codex32/web"
 )
 
@@ -24,6 +25,7 @@ type App struct {
 	Sessions *web.SessionStore
 	Clock    *Clock
 	Secrets  *models.SecretBox
+	Engine   *runner.Engine
 }
 
 // AppOption changes how NewApp builds the app.
@@ -35,7 +37,12 @@ type appOptions struct {
 	secure        bool
 	proxies       []string
 	idle, maxAge  time.Duration
+	workers       int
 }
+
+// WithWorkers runs n execution workers in the app (scripts included);
+// without it the engine only enqueues.
+func WithWorkers(n int) AppOption { return func(o *appOptions) { o.workers = n } }
 
 // FreshInstance leaves first-run setup to be done (by default it is done).
 func FreshInstance() AppOption { return func(o *appOptions) { o.freshInstance = true } }
@@ -92,11 +99,12 @@ func NewApp(t testing.TB, opts ...AppOption) *App {
 	if err != nil {
 		t.Fatalf("testutil: secrets: %v", err)
 	}
+	eng := NewEngine(t, db, box, EngineOptions{Workers: o.workers, ErrorAfterFailures: 5})
 	app := handlers.NewApp(handlers.Deps{
 		DB: db, Log: log, Version: "test", Schema: m, Sessions: store, ClientIP: web.ClientIP(o.proxies),
-		Secure: o.secure, APIKeyMaxDays: 365, SSO: sso, Secrets: box, Now: clock.Now,
+		Secure: o.secure, APIKeyMaxDays: 365, SSO: sso, Secrets: box, Now: clock.Now, Engine: eng,
 	})
-	return &App{Fiber: app, DB: db, Migrator: m, Sessions: store, Clock: clock, Secrets: box}
+	return &App{Fiber: app, DB: db, Migrator: m, Sessions: store, Clock: clock, Secrets: box, Engine: eng}
 }
 
 // Do sends a request through the app in memory (no network) and returns the response.

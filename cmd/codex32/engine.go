@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/codex32/codex32/internal/config"
+	"github.com/codex32/codex32/models"
+	"github.com/codex32/codex32/runner"
+)
+
+// engine is the execution engine with the sandbox processes it owns.
+type engine struct {
+	*runner.Engine
+	scripts *runner.ScriptPool
+	grace   time.Duration
+	log     *slog.Logger
+}
+
+// buildEngine wires the execution engine from the settings; workers 0
+// builds one that only enqueues (serve with CODEX32_WORKERS=0).
+func buildEngine(cfg *config.Config, db *models.DB, box *models.SecretBox, log *slog.Logger, workers int) (*engine, error) {
+	allow, hosts, err := runner.ParseAllowList(cfg.OutboundAllow)
+	if err != nil {
+		return nil, &config.Error{Setting: "CODEX32_OUTBOUND_ALLOW", Problem: err.Error()}
+	}
+	var pool *runner.ScriptPool
+	if workers > 0 {
+		size := cfg.ScriptProcesses
+		if size == 0 {
+			size = runtime.NumCPU()
+		}
+		pool, err = runner.NewScriptPool(runner.ScriptPoolConfig{
+			Size: size, MemoryLimitBytes: int64(cfg.ScriptMemoryMB) << 20, Logger: log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("script sandbox: %w", err)
+		}
+	}
+	e, err := runner.NewEngine(runner.EngineConfig{
+		DB: db, Log: log, Secrets: box, Workers: workers, Scripts: pool,
+		Outbound:         runner.OutboundPolicy{Allow: allow, AllowHosts: hosts},
+		ScriptMaxTimeout: cfg.ScriptMaxTimeout, ErrorAfterFailures: cfg.ErrorAfterFailures,
+		LostAfter: cfg.WorkerLostAfter, Retention: cfg.ExecutionRetention, KeepPerBot: cfg.ExecutionKeep,
+	})
+	if err != nil {
+		if pool != nil {
+			_ = pool.Close()
+		}
+		return nil, err
+	}
+	return &engine{Engine: e, scripts: pool, grace: cfg.ShutdownGrace, log: log}, nil
+}
+
+// shutdown stops taking work, gives running executions the grace period,
+// then interrupts and requeues the rest, and stops the sandboxes.
+func (e *engine) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), e.grace)
+	defer cancel()
+	if err := e.Stop(ctx); err != nil {
+		e.log.Warn("stop workers", "err", err)
+	}
+	if e.scripts != nil {
+		_ = e.scripts.Close()
+	}
+}

@@ -1,0 +1,79 @@
+package testutil
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/codex32/codex32/models"
+	"github.com/codex32/codex32/runner"
+)
+
+// sandboxChildEnv marks a test binary started as a script sandbox child.
+const sandboxChildEnv = "CODEX32_SANDBOX_CHILD"
+
+// SandboxMain must be called first in TestMain of every package whose tests
+// run script bots: the script pool re-executes the test binary as its
+// sandbox process, and this turns that process into the sandbox.
+func SandboxMain() {
+	if os.Getenv(sandboxChildEnv) == "1" {
+		os.Exit(runner.ServeScripts(os.Stdin, os.Stdout))
+	}
+}
+
+// ScriptPool starts a script sandbox pool made of this test binary (see
+// SandboxMain), closed when t ends.
+func ScriptPool(t testing.TB, size int) *runner.ScriptPool {
+	t.Helper()
+	p, err := runner.NewScriptPool(runner.ScriptPoolConfig{
+		Size: size, MemoryLimitBytes: 256 << 20, Command: []string{os.Args[0]},
+		Env: []string{sandboxChildEnv + "=1"}, Logger: Logger(t),
+	})
+	if err != nil {
+		t.Fatalf("testutil: script pool: %v", err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// EngineOptions adjusts NewEngine.
+type EngineOptions struct {
+	Workers            int
+	ErrorAfterFailures int
+	LostAfter          time.Duration
+	Outbound           runner.OutboundPolicy
+	Run                runner.RunFunc
+	WorkerID           string
+	// ScriptProcesses is the sandbox pool size (default 2).
+	ScriptProcesses int
+}
+
+// NewEngine builds an execution engine on db; with Workers > 0 it starts
+// them (scripts run in a pool of this test binary) and stops them when t
+// ends.
+func NewEngine(t testing.TB, db *models.DB, box *models.SecretBox, o EngineOptions) *runner.Engine {
+	t.Helper()
+	cfg := runner.EngineConfig{
+		DB: db, Log: Logger(t), Secrets: box, Workers: o.Workers, ErrorAfterFailures: o.ErrorAfterFailures,
+		LostAfter: o.LostAfter, Outbound: o.Outbound, Run: o.Run, WorkerID: o.WorkerID,
+	}
+	if o.Workers > 0 && o.Run == nil {
+		cfg.Scripts = ScriptPool(t, max(o.ScriptProcesses, 2))
+	}
+	e, err := runner.NewEngine(cfg)
+	if err != nil {
+		t.Fatalf("testutil: engine: %v", err)
+	}
+	if o.Workers > 0 {
+		if err := e.Start(context.Background()); err != nil {
+			t.Fatalf("testutil: start engine: %v", err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = e.Stop(ctx)
+		})
+	}
+	return e
+}

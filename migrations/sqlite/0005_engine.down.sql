@@ -1,0 +1,13 @@
+DROP TABLE IF EXISTS codex32_workers;
+ALTER TABLE bots DROP COLUMN timed_executions;
+ALTER TABLE bots DROP COLUMN total_duration_us;
+ALTER TABLE bots DROP COLUMN consecutive_failures;
+DROP INDEX IF EXISTS bot_executions_running_idx;
+DROP INDEX IF EXISTS bot_executions_trigger_idx;
+DROP INDEX IF EXISTS bot_executions_requested_by_idx;
+CREATE INDEX bot_executions_requested_by_idx ON bot_executions (requested_by);
+ALTER TABLE bot_executions DROP COLUMN retry_at;
+ALTER TABLE bot_executions DROP COLUMN worker_id;
+ALTER TABLE bot_executions DROP COLUMN cancel_requested_at;
+ALTER TABLE bot_executions DROP COLUMN attempts;
+ALTER TABLE bot_executions DROP COLUMN max_attempts;

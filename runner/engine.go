@@ -1,0 +1,209 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/codex32/codex32/models"
+)
+
+// EngineConfig wires the execution engine.
+type EngineConfig struct {
+	DB      *models.DB
+	Log     *slog.Logger
+	Secrets *models.SecretBox
+	// Workers is how many executions this process runs at once; 0 makes an
+	// engine that only enqueues (a web process without workers).
+	Workers int
+	// Scripts runs script bots; required when Workers > 0.
+	Scripts *ScriptPool
+	// Outbound is the policy of the one HTTP client http and llm bots use.
+	Outbound OutboundPolicy
+	// ScriptMaxTimeout caps a script bot's timeout (default 60 s).
+	ScriptMaxTimeout time.Duration
+	// ErrorAfterFailures: see models.FinishOptions.
+	ErrorAfterFailures int
+	// LostAfter: a worker silent this long is presumed dead (default 30 s).
+	LostAfter time.Duration
+	// Retention and KeepPerBot configure pruning (Retention 0 = never).
+	Retention  time.Duration
+	KeepPerBot int
+	// WorkerID names this process in the workers table (default host-pid-random).
+	WorkerID string
+	// Run replaces the bot kinds (tests only).
+	Run RunFunc
+}
+
+// RunFunc runs one attempt of a bot config.
+type RunFunc func(ctx context.Context, cfg Config, input json.RawMessage, secrets map[string]string, meta RunMeta) (*Result, error)
+
+// RunMeta describes the attempt being run.
+type RunMeta struct {
+	ExecutionID uuid.UUID `json:"execution_id"`
+	BotID       uuid.UUID `json:"bot_id"`
+	Attempt     int       `json:"attempt"`
+}
+
+// Engine requests, runs and cancels executions.
+type Engine struct {
+	cfg    EngineConfig
+	db     bun.IDB
+	log    *slog.Logger
+	queue  *queue
+	client *http.Client
+
+	configs sync.Map // version id → Config (versions are immutable)
+
+	requests *batcher[requestItem, requestResult]
+	claims   *batcher[models.Claim, *models.Execution]
+	finishes *batcher[models.Finish, error]
+
+	running   sync.Map // execution id → context.CancelCauseFunc
+	upkeepCtx context.Context
+	stopUp    context.CancelFunc
+	upkeepWG  sync.WaitGroup
+}
+
+// errCancelledByUser is the cause of a run's context when someone cancels
+// the execution (told apart from a worker shutdown when the attempt ends).
+var errCancelledByUser = errors.New("cancelled")
+
+// NewEngine builds the engine; Start starts its workers.
+func NewEngine(cfg EngineConfig) (*Engine, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ScriptMaxTimeout <= 0 {
+		cfg.ScriptMaxTimeout = 60 * time.Second
+	}
+	if cfg.LostAfter <= 0 {
+		cfg.LostAfter = 30 * time.Second
+	}
+	if cfg.KeepPerBot < 1 {
+		cfg.KeepPerBot = 100
+	}
+	if cfg.WorkerID == "" {
+		host, _ := os.Hostname()
+		cfg.WorkerID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
+	}
+	if cfg.Workers > 0 && cfg.Scripts == nil && cfg.Run == nil {
+		return nil, errors.New("runner: an engine with workers needs a script pool")
+	}
+	// Each call has its config's own timeout; the client's overall limit
+	// only has to stay out of the way of the longest one.
+	cfg.Outbound.Timeout = max(cfg.Outbound.Timeout, MaxHTTPTimeout+5*time.Second)
+	e := &Engine{cfg: cfg, db: cfg.DB.Bun, log: cfg.Log, client: NewOutboundClient(cfg.Outbound)}
+	q, err := newQueue(cfg.DB, cfg.Workers, e, cfg.Log, e.maxRunTime())
+	if err != nil {
+		return nil, err
+	}
+	e.queue = q
+	e.initBatchers()
+	return e, nil
+}
+
+// WorkerID is this process's name in the workers table.
+func (e *Engine) WorkerID() string { return e.cfg.WorkerID }
+
+// maxRunTime bounds one attempt of any kind.
+func (e *Engine) maxRunTime() time.Duration {
+	return max(e.cfg.ScriptMaxTimeout, MaxHTTPTimeout)
+}
+
+// RunRequest asks for one execution.
+type RunRequest struct {
+	BotID   uuid.UUID
+	Input   json.RawMessage
+	Trigger models.Trigger
+}
+
+// Request queues an execution of the bot's active version. The execution
+// row, its job and its bot.execute audit row commit together.
+//
+// Concurrent requests share transactions (see flushRequests): under load
+// many executions are queued per commit, and an idle engine adds no wait.
+func (e *Engine) Request(ctx context.Context, actor models.Actor, r RunRequest) (*models.Execution, error) {
+	res, err := e.requests.do(ctx, requestItem{actor: actor, r: r})
+	if err != nil {
+		return nil, err
+	}
+	return res.ex, res.err
+}
+
+// RequestTx is Request inside the caller's transaction: nothing is queued
+// unless tx commits.
+func (e *Engine) RequestTx(ctx context.Context, tx bun.Tx, actor models.Actor, r RunRequest) (*models.Execution, error) {
+	if err := checkInput(&r); err != nil {
+		return nil, err
+	}
+	_, v, err := models.RunnableBot(ctx, tx, r.BotID)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := e.versionConfig(v)
+	if err != nil {
+		return nil, err
+	}
+	ex := &models.Execution{ID: models.NewID(), Input: r.Input, Trigger: r.Trigger, MaxAttempts: cfg.Retry().MaxAttempts}
+	jobID, err := e.queue.enqueue(ctx, tx, ex.ID, 1, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	ex.JobID = &jobID
+	if err := models.InsertRequestedExecution(ctx, tx, actor, v, ex); err != nil {
+		return nil, err
+	}
+	return ex, nil
+}
+
+// Rerun requests a new execution with the same input as an earlier one, of
+// the bot's currently active version.
+func (e *Engine) Rerun(ctx context.Context, actor models.Actor, id uuid.UUID) (*models.Execution, error) {
+	old, err := models.ExecutionByID(ctx, e.db, id)
+	if err != nil {
+		return nil, err
+	}
+	return e.Request(ctx, actor, RunRequest{BotID: old.BotID, Input: old.Input, Trigger: models.TriggerReplay})
+}
+
+// Cancel cancels a queued execution, or interrupts a running one (here at
+// once when this process runs it; other workers notice within a second).
+func (e *Engine) Cancel(ctx context.Context, actor models.Actor, id uuid.UUID) (*models.Execution, error) {
+	ex, err := models.RequestCancel(ctx, e.db, actor, id)
+	if err != nil {
+		return nil, err
+	}
+	if f, ok := e.running.Load(id); ok {
+		f.(context.CancelCauseFunc)(errCancelledByUser)
+	}
+	return ex, nil
+}
+
+// versionConfig parses a version's config once per process.
+func (e *Engine) versionConfig(v *models.BotVersion) (Config, error) {
+	if c, ok := e.configs.Load(v.ID); ok {
+		return c.(Config), nil
+	}
+	cfg, err := ValidateConfig(v.Kind, v.Config)
+	if err != nil {
+		return nil, &models.StateError{Message: fmt.Sprintf("Version %d's config is not valid any more: %v", v.Number, err)}
+	}
+	e.configs.Store(v.ID, cfg)
+	return cfg, nil
+}
+
+// MaxHTTPTimeout is the longest timeout_seconds an http or llm config may set.
+const MaxHTTPTimeout = 300 * time.Second
+
+// MaxInputBytes bounds an execution's input.
+const MaxInputBytes = 1 << 20

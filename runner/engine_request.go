@@ -1,0 +1,121 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/codex32/codex32/models"
+)
+
+// requestBatch bounds how many requests share one transaction.
+const requestBatch = 128
+
+type requestItem struct {
+	actor models.Actor
+	r     RunRequest
+}
+
+type requestResult struct {
+	ex  *models.Execution
+	err error
+}
+
+// checkInput validates and defaults a request's input.
+func checkInput(r *RunRequest) error {
+	if len(r.Input) == 0 {
+		r.Input = json.RawMessage("{}")
+	}
+	if len(r.Input) > MaxInputBytes {
+		return &models.ValidationError{Fields: map[string]string{"input": fmt.Sprintf("is %d bytes; the limit is %d (1 MiB)", len(r.Input), MaxInputBytes)}}
+	}
+	if !json.Valid(r.Input) {
+		return &models.ValidationError{Fields: map[string]string{"input": "is not valid JSON"}}
+	}
+	return nil
+}
+
+// flushRequests queues a batch of requests in one transaction: their jobs
+// in one INSERT, their executions in one, their audit rows in one. Requests
+// that may not run get their own error; if the transaction fails, each
+// request is retried alone so one bad request cannot sink the others.
+func (e *Engine) flushRequests(ctx context.Context, items []requestItem) ([]requestResult, error) {
+	out := make([]requestResult, len(items))
+	type runnable struct {
+		v   *models.BotVersion
+		cfg Config
+		err error
+	}
+	bots := map[uuid.UUID]runnable{}
+	var ok []int
+	for i := range items {
+		it := &items[i]
+		if err := checkInput(&it.r); err != nil {
+			out[i].err = err
+			continue
+		}
+		rb, seen := bots[it.r.BotID]
+		if !seen {
+			_, v, err := models.RunnableBot(ctx, e.db, it.r.BotID)
+			rb = runnable{v: v, err: err}
+			if err == nil {
+				rb.cfg, rb.err = e.versionConfig(v)
+			}
+			bots[it.r.BotID] = rb
+		}
+		if rb.err != nil {
+			out[i].err = rb.err
+			continue
+		}
+		ok = append(ok, i)
+	}
+	if len(ok) == 0 {
+		return out, nil
+	}
+	err := e.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		args := make([]ExecuteArgs, len(ok))
+		rs := make([]models.RequestedExecution, len(ok))
+		for k, i := range ok {
+			it := items[i]
+			rb := bots[it.r.BotID]
+			ex := &models.Execution{ID: models.NewID(), Input: it.r.Input, Trigger: it.r.Trigger, MaxAttempts: rb.cfg.Retry().MaxAttempts}
+			args[k] = ExecuteArgs{ExecutionID: ex.ID, Attempt: 1}
+			rs[k] = models.RequestedExecution{Actor: it.actor, Version: rb.v, Execution: ex}
+		}
+		jobIDs, err := e.queue.insertMany(ctx, tx.Tx, args)
+		if err != nil {
+			return fmt.Errorf("runner: enqueue %d: %w", len(args), err)
+		}
+		for k := range rs {
+			rs[k].Execution.JobID = &jobIDs[k]
+		}
+		if err := models.InsertRequestedExecutions(ctx, tx, rs); err != nil {
+			return err
+		}
+		for k, i := range ok {
+			out[i].ex = rs[k].Execution
+		}
+		return nil
+	})
+	if err == nil {
+		return out, nil
+	}
+	if len(ok) == 1 {
+		out[ok[0]] = requestResult{err: err}
+		return out, nil
+	}
+	for _, i := range ok {
+		it := items[i]
+		var ex *models.Execution
+		txErr := e.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			var err error
+			ex, err = e.RequestTx(ctx, tx, it.actor, it.r)
+			return err
+		})
+		out[i] = requestResult{ex: ex, err: txErr}
+	}
+	return out, nil
+}
