@@ -83,7 +83,7 @@ bench-postgres:
 perf-engine:
 	@export CODEX32_PERF_ENGINE=1; \
 	echo "==> SQLite"; env -u TEST_DATABASE_URL $(GO) test -v -count=1 -timeout 30m -run 'TestEnginePerformance' ./runner/ | grep -E "RESULT|FAIL|ok"; \
-	echo "==> Postgres"; \
+	echo "==> Postgres (fsync on)"; export WITHPG_DURABLE=1; \
 	if [ -n "$${TEST_DATABASE_URL:-}" ]; then $(GO) test -v -count=1 -timeout 30m -run 'TestEnginePerformance' ./runner/ | grep -E "RESULT|FAIL|ok"; \
 	else $(GO) run ./internal/withpg -- $(GO) test -v -count=1 -timeout 30m -run 'TestEnginePerformance' ./runner/ | grep -E "RESULT|FAIL|ok"; fi; \
 	echo "==> Worker memory"; env -u TEST_DATABASE_URL $(GO) test -v -count=1 -timeout 30m -run 'TestWorkerMemory' ./cmd/codex32/ | grep -E "RESULT|FAIL|ok"

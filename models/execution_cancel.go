@@ -103,11 +103,12 @@ func RemoveWorker(ctx context.Context, db bun.IDB, id string) error {
 }
 
 // LostExecutions returns running executions whose worker has not beaten
-// since before: the process died (kill -9, power loss) mid-run.
-func LostExecutions(ctx context.Context, db bun.IDB, before time.Time, limit int) ([]Execution, error) {
+// since before: the process died (kill -9, power loss) mid-run. The asking
+// worker's own executions are never lost (it is alive, if late).
+func LostExecutions(ctx context.Context, db bun.IDB, self string, before time.Time, limit int) ([]Execution, error) {
 	var rows []Execution
 	err := db.NewSelect().Model(&rows).Column("id", "bot_id", "attempt", "max_attempts", "worker_id", "started_at").
-		Where("e.status = 'running'").
+		Where("e.status = 'running'").Where("(e.worker_id IS NULL OR e.worker_id <> ?)", self).
 		Where("NOT EXISTS (SELECT 1 FROM codex32_workers w WHERE w.id = e.worker_id AND w.heartbeat_at >= ?)", before.UTC()).
 		Limit(int64(limit)).Scan(ctx)
 	if err != nil {

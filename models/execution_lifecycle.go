@@ -58,6 +58,10 @@ type Finish struct {
 	Logs    string
 	Started time.Time
 	Ended   time.Time
+	// BotID and Prior (the attempts recorded before this one) come from the
+	// claim; when BotID is zero they are read from the row first.
+	BotID uuid.UUID
+	Prior []ExecAttempt
 }
 
 // FinishOptions configures FinishExecutions.
@@ -110,17 +114,20 @@ func FinishExecutions(ctx context.Context, db bun.IDB, fs []Finish, opts FinishO
 }
 
 func finishOne(ctx context.Context, tx bun.Tx, f Finish, opts FinishOptions) (uuid.UUID, bool, error) {
-	var cur []Execution
-	err := tx.NewSelect().Model(&cur).Column("bot_id", "attempts", "max_attempts").
-		Where("e.id = ? AND e.status = 'running' AND e.worker_id = ? AND e.attempt = ?", f.ID, f.WorkerID, f.Attempt).
-		Scan(ctx)
-	if err != nil {
-		return uuid.Nil, false, fmt.Errorf("executions: finish %s: %w", f.ID, err)
+	e := Execution{BotID: f.BotID, Attempts: slices.Clone(f.Prior)}
+	if f.BotID == uuid.Nil {
+		var cur []Execution
+		err := tx.NewSelect().Model(&cur).Column("bot_id", "attempts").
+			Where("e.id = ? AND e.status = 'running' AND e.worker_id = ? AND e.attempt = ?", f.ID, f.WorkerID, f.Attempt).
+			Scan(ctx)
+		if err != nil {
+			return uuid.Nil, false, fmt.Errorf("executions: finish %s: %w", f.ID, err)
+		}
+		if len(cur) == 0 {
+			return uuid.Nil, false, nil
+		}
+		e = cur[0]
 	}
-	if len(cur) == 0 {
-		return uuid.Nil, false, nil
-	}
-	e := cur[0]
 	started, ended := f.Started, f.Ended
 	attemptStatus := string(f.Status)
 	if f.Status == ExecQueued {

@@ -58,7 +58,7 @@ func TestEnginePerformance(t *testing.T) {
 	runBatch(t, db, eng, b.ID, 200, 8)
 
 	start := time.Now()
-	runBatch(t, db, eng, b.ID, n, 8)
+	runBatch(t, db, eng, b.ID, n, 32)
 	el := time.Since(start)
 	rate := float64(n) / el.Seconds()
 	insert := insertRate(t, db, spec)

@@ -89,7 +89,7 @@ func (e *Engine) loop(name string, every time.Duration, fn func(context.Context)
 // reporting (killed, crashed, cut off): each execution is retried when it
 // has attempts left, else marked failed with the reason.
 func (e *Engine) recoverLost(ctx context.Context) error {
-	lost, err := models.LostExecutions(ctx, e.db, time.Now().Add(-e.cfg.LostAfter), 500)
+	lost, err := models.LostExecutions(ctx, e.db, e.cfg.WorkerID, time.Now().Add(-e.cfg.LostAfter), 500)
 	if err != nil {
 		return err
 	}

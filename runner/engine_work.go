@@ -104,7 +104,7 @@ func (e *Engine) runKind(ctx context.Context, cfg Config, input json.RawMessage,
 // outcome turns what happened into the attempt's Finish record, with
 // secrets masked out of everything stored.
 func (e *Engine) outcome(jobCtx, runCtx context.Context, ex *models.Execution, res *Result, secrets map[string]string, runErr error) models.Finish {
-	f := models.Finish{ID: ex.ID, WorkerID: e.cfg.WorkerID, Attempt: ex.Attempt}
+	f := models.Finish{ID: ex.ID, WorkerID: e.cfg.WorkerID, Attempt: ex.Attempt, BotID: ex.BotID, Prior: ex.Attempts}
 	mask := func(s string) string { return models.MaskSecrets(s, secrets) }
 	maskJSON := func(raw json.RawMessage) json.RawMessage {
 		if len(raw) == 0 || len(secrets) == 0 {

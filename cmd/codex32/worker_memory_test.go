@@ -33,6 +33,7 @@ func TestWorkerMemory(t *testing.T) {
 		_, err := eng.Request(context.Background(), models.SystemActor("test"), runner.RunRequest{BotID: bot.ID, Input: json.RawMessage(fmt.Sprintf(`{"n": %d}`, i))})
 		require.NoError(t, err)
 	}
+	env["CODEX32_SCRIPT_PROCESSES"] = "0" // the default: one sandbox per CPU
 	w := startWorker(t, env)
 	peak := int64(0)
 	start := time.Now()

@@ -150,6 +150,7 @@ func TestKilledWorkerExecutionsAreRecovered(t *testing.T) {
 	require.NoError(t, err)
 
 	env["CODEX32_SCRIPT_PROCESSES"] = "2"
+	env["CODEX32_WORKER_LOST_AFTER"] = "5s"
 	w1 := startWorker(t, env)
 	running := func(e *models.Execution) bool { return e.Status == models.ExecRunning }
 	waitExec(t, db, exA.ID, 30*time.Second, running)
@@ -189,6 +190,9 @@ func TestTwoWorkerProcessesNeverRunAnAttemptTwice(t *testing.T) {
 	}))
 	defer srv.Close()
 	env["CODEX32_OUTBOUND_ALLOW"] = "127.0.0.1"
+	// No worker dies here: a short LostAfter would only let a loaded test
+	// machine mistake a late heartbeat for a dead worker.
+	env["CODEX32_WORKER_LOST_AFTER"] = "60s"
 	bot := createBot(t, db, models.KindHTTP, fmt.Sprintf(`{"method": "GET", "url": "%s/?n={{input.n}}"}`, srv.URL))
 	w1, w2 := startWorker(t, env), startWorker(t, env)
 	_, _ = w1, w2

@@ -144,7 +144,13 @@ func startCluster(bin string) (*cluster, error) {
 		if err != nil {
 			break
 		}
-		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", c.port, dir)
+		// Tests need no durability; benchmarks set WITHPG_DURABLE=1 to
+		// measure with Postgres's real commit path (fsync on).
+		durability := "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+		if os.Getenv("WITHPG_DURABLE") == "1" {
+			durability = ""
+		}
+		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 %s -c max_connections=200", c.port, dir, durability)
 		var out []byte
 		out, err = c.pg("pg_ctl", "-D", data, "-l", filepath.Join(dir, "log"), "-o", opts, "-w", "-t", "30", "start").CombinedOutput()
 		if err == nil {
