@@ -55,9 +55,10 @@ func startSandboxProc(argv, env []string, log *slog.Logger, onExit func(*sandbox
 	if err != nil {
 		return nil, err
 	}
-	defer cancelR.Close() // the child has its own copy
+	defer func() { _ = cancelR.Close() }() // the child has its own copy
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(env[:len(env):len(env)], envSandboxCancelFD+"=3")
+	cmd.SysProcAttr = sandboxProcAttr()
 	cmd.ExtraFiles = []*os.File{cancelR} // fd 3
 	stdin, err := cmd.StdinPipe()
 	var stdout, stderr io.ReadCloser
