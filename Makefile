@@ -3,7 +3,7 @@
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 GO ?= go
-GOTESTFLAGS ?= -race -count=1 -timeout 8m
+GOTESTFLAGS ?= -race -count=1 -timeout 15m
 PKGS ?= ./...
 
 .PHONY: run build test test-sqlite test-postgres generate css lint bench bench-sqlite bench-postgres perf-pages perf-engine
