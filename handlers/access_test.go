@@ -46,6 +46,7 @@ func wantAll(code int) statuses { return want5(code, code, code, code, code) }
 const (
 	s200 = http.StatusOK
 	s201 = http.StatusCreated
+	s202 = http.StatusAccepted
 	s303 = http.StatusSeeOther
 	s401 = http.StatusUnauthorized
 	s403 = http.StatusForbidden
@@ -177,6 +178,60 @@ func othersBotPath(suffix string, archived bool) func(e *matrixEnv) string {
 	return func(e *matrixEnv) string { return "/bots/" + e.bot(e.target, archived).ID.String() + suffix }
 }
 
+// webhook creates a webhook on a new bot of owner (the target user when
+// owner is nil), disabled if asked, and returns it with its token.
+func (e *matrixEnv) webhook(owner *models.User, enabled bool) (*models.Bot, *models.Webhook, string) {
+	b := e.bot(owner, false)
+	w := &models.Webhook{BotID: b.ID, Description: "matrix hook"}
+	sec, err := models.CreateWebhook(context.Background(), e.a.DB.Bun, e.a.Secrets, models.SystemActor("test"), w, false)
+	require.NoError(e.t, err)
+	if !enabled {
+		off := false
+		_, err = models.UpdateWebhook(context.Background(), e.a.DB.Bun, models.SystemActor("test"), b.ID, w.ID, models.WebhookPatch{Enabled: &off})
+		require.NoError(e.t, err)
+	}
+	return b, w, sec.Token
+}
+
+// hookPath is the URL of a webhook of another user's bot.
+func hookPath(enabled bool) func(e *matrixEnv) string {
+	return func(e *matrixEnv) string {
+		_, _, token := e.webhook(e.target, enabled)
+		return "/hooks/" + token
+	}
+}
+
+// webhookPath is a path under a webhook of a bot of the requester (own) or
+// of another user.
+func webhookPath(own bool, suffix string) func(e *matrixEnv) string {
+	return func(e *matrixEnv) string {
+		owner := e.target
+		if own {
+			owner = e.me
+		}
+		b, w, _ := e.webhook(owner, true)
+		return "/bots/" + b.ID.String() + "/webhooks/" + w.ID.String() + suffix
+	}
+}
+
+// schedulePath is a path under a schedule of a bot of the requester (own)
+// or of another user.
+func schedulePath(own bool, suffix string) func(e *matrixEnv) string {
+	return func(e *matrixEnv) string {
+		owner := e.target
+		if own && e.me != nil {
+			owner = e.me
+		}
+		b := e.bot(owner, false)
+		sc := &models.Schedule{BotID: b.ID, CronExpr: "0 9 * * *", TimeZone: "Europe/Oslo", Enabled: true}
+		require.NoError(e.t, models.CreateSchedule(context.Background(), e.a.DB.Bun, models.SystemActor("test"), sc, time.Now()))
+		return "/bots/" + b.ID.String() + "/schedules/" + sc.ID.String() + suffix
+	}
+}
+
+// triggersTab is the Triggers tab of the bot a path is under.
+func triggersTab(path string) string { return botPage(path) + "?tab=triggers" }
+
 // execution creates an execution, in status st, of a bot of owner (the
 // target user when owner is nil).
 func (e *matrixEnv) execution(owner *models.User, st models.ExecStatus) *models.Execution {
@@ -277,6 +332,14 @@ func routeCases() []routeCase {
 		{method: "GET", route: "/readyz", public: true, want: wantAll(s200)},
 		{method: "GET", route: "/api/v1/me", variant: "no key; a session cookie is not enough", public: true, want: wantAll(s401)},
 
+		// Inbound webhooks: no session; the token is the credential, and an
+		// unknown or disabled one is a plain 404.
+		{method: "POST", route: "/hooks/:token", variant: "valid token", path: hookPath(true), public: true, want: wantAll(s202),
+			form: func(*matrixEnv) url.Values { return url.Values{"n": {"1"}} }},
+		{method: "POST", route: "/hooks/:token", variant: "unknown token", path: fixedPath("/hooks/c32wh_" + strings.Repeat("a", 32)), public: true, want: wantAll(s404)},
+		{method: "POST", route: "/hooks/:token", variant: "malformed token", path: fixedPath("/hooks/not-a-token"), public: true, want: wantAll(s404)},
+		{method: "POST", route: "/hooks/:token", variant: "disabled webhook", path: hookPath(false), public: true, want: wantAll(s404)},
+
 		// First run is over (testutil.NewApp marks setup done): /setup is gone.
 		{method: "GET", route: "/setup", public: true, want: wantAll(s404)},
 		{method: "POST", route: "/setup", public: true, want: wantAll(s404), form: func(*matrixEnv) url.Values {
@@ -375,6 +438,56 @@ func routeCases() []routeCase {
 		{method: "POST", route: "/bots/:id/run", variant: "own archived bot", path: ownBotPath("/run", true), want: want5(s303, s403, s409, s303, s409),
 			form: func(*matrixEnv) url.Values { return url.Values{"input": {`{}`}} }},
 		{method: "POST", route: "/bots/:id/run", variant: "unknown bot", path: func(e *matrixEnv) string { return "/bots/" + randomID(e) + "/run" }, want: want5(s303, s404, s404, s303, s404)},
+
+		// Triggers: everyone signed in sees them; changing them needs what
+		// editing the bot needs (bots:edit_own for one's own, bots:edit_any).
+		{method: "GET", route: "/bots/:id", variant: "triggers tab", path: othersBotPath("?tab=triggers", false), want: want5(s303, s200, s200, s303, s200)},
+		{method: "POST", route: "/bots/:id/webhooks", variant: "own bot", path: ownBotPath("/webhooks", false), want: want5(s303, s403, s201, s303, s201),
+			form: func(*matrixEnv) url.Values {
+				return url.Values{"description": {"CI"}, "sync_timeout_seconds": {"0"}, "signed": {"1"}}
+			}},
+		{method: "POST", route: "/bots/:id/webhooks", variant: "another user's bot", path: othersBotPath("/webhooks", false), want: want5(s303, s403, s403, s303, s201),
+			form: func(*matrixEnv) url.Values { return url.Values{"description": {"CI"}} }},
+		{method: "POST", route: "/bots/:id/webhooks", variant: "own bot, wait too long", path: ownBotPath("/webhooks", false), want: want5(s303, s403, s422, s303, s422),
+			form: func(*matrixEnv) url.Values { return url.Values{"sync_timeout_seconds": {"99"}} }},
+		{method: "POST", route: "/bots/:id/webhooks/:wid", variant: "own bot: disable", path: webhookPath(true, ""), want: want5(s303, s403, s303, s303, s303), locFn: triggersTab,
+			form: func(*matrixEnv) url.Values { return url.Values{"enabled": {"0"}} }},
+		{method: "POST", route: "/bots/:id/webhooks/:wid", variant: "another user's bot", path: webhookPath(false, ""), want: want5(s303, s403, s403, s303, s303), locFn: triggersTab,
+			form: func(*matrixEnv) url.Values {
+				return url.Values{"description": {"renamed"}, "sync_timeout_seconds": {"10"}}
+			}},
+		{method: "POST", route: "/bots/:id/webhooks/:wid", variant: "own bot, unknown webhook", want: want5(s303, s403, s404, s303, s404),
+			path: func(e *matrixEnv) string { return ownBotPath("/webhooks/"+uuid.NewString(), false)(e) },
+			form: func(*matrixEnv) url.Values { return url.Values{"enabled": {"0"}} }},
+		{method: "POST", route: "/bots/:id/webhooks/:wid/rotate", variant: "own bot, token", path: webhookPath(true, "/rotate"), want: want5(s303, s403, s200, s303, s200),
+			form: func(*matrixEnv) url.Values { return url.Values{"what": {"token"}} }},
+		{method: "POST", route: "/bots/:id/webhooks/:wid/rotate", variant: "another user's bot, signing secret", path: webhookPath(false, "/rotate"), want: want5(s303, s403, s403, s303, s200),
+			form: func(*matrixEnv) url.Values { return url.Values{"what": {"signing"}} }},
+		{method: "POST", route: "/bots/:id/webhooks/:wid/rotate", variant: "own bot, nothing named", path: webhookPath(true, "/rotate"), want: want5(s303, s403, s422, s303, s422),
+			form: func(*matrixEnv) url.Values { return url.Values{"what": {"everything"}} }},
+		{method: "POST", route: "/bots/:id/webhooks/:wid/delete", variant: "own bot", path: webhookPath(true, "/delete"), want: want5(s303, s403, s303, s303, s303), locFn: triggersTab},
+		{method: "POST", route: "/bots/:id/webhooks/:wid/delete", variant: "another user's bot", path: webhookPath(false, "/delete"), want: want5(s303, s403, s403, s303, s303), locFn: triggersTab},
+		{method: "GET", route: "/bots/:id/schedules/preview", path: othersBotPath("/schedules/preview?cron_expr=30+2+*+*+*&time_zone=Europe/Oslo", false), want: want5(s303, s200, s200, s303, s200)},
+		{method: "POST", route: "/bots/:id/schedules", variant: "own bot", path: ownBotPath("/schedules", false), want: want5(s303, s403, s303, s303, s303), locFn: triggersTab,
+			form: func(*matrixEnv) url.Values {
+				return url.Values{"cron_expr": {"30 2 * * *"}, "time_zone": {"Europe/Oslo"}, "input": {`{"n":1}`}, "enabled": {"1"}}
+			}},
+		{method: "POST", route: "/bots/:id/schedules", variant: "another user's bot", path: othersBotPath("/schedules", false), want: want5(s303, s403, s403, s303, s303), locFn: triggersTab,
+			form: func(*matrixEnv) url.Values { return url.Values{"cron_expr": {"@daily"}, "time_zone": {"UTC"}} }},
+		{method: "POST", route: "/bots/:id/schedules", variant: "own bot, bad cron", path: ownBotPath("/schedules", false), want: want5(s303, s403, s422, s303, s422),
+			form: func(*matrixEnv) url.Values { return url.Values{"cron_expr": {"every morning"}, "time_zone": {"UTC"}} }},
+		{method: "POST", route: "/bots/:id/schedules/:sid", variant: "own bot: disable", path: schedulePath(true, ""), want: want5(s303, s403, s303, s303, s303), locFn: triggersTab,
+			form: func(*matrixEnv) url.Values { return url.Values{"enabled": {"0"}} }},
+		{method: "POST", route: "/bots/:id/schedules/:sid", variant: "another user's bot", path: schedulePath(false, ""), want: want5(s303, s403, s403, s303, s303), locFn: triggersTab,
+			form: func(*matrixEnv) url.Values { return url.Values{"cron_expr": {"0 10 * * *"}} }},
+		{method: "POST", route: "/bots/:id/schedules/:sid", variant: "own bot, unknown time zone", path: schedulePath(true, ""), want: want5(s303, s403, s422, s303, s422),
+			form: func(*matrixEnv) url.Values { return url.Values{"time_zone": {"Europe/Atlantis"}} }},
+		{method: "POST", route: "/bots/:id/schedules/:sid", variant: "own bot, unknown schedule", want: want5(s303, s403, s404, s303, s404),
+			path: func(e *matrixEnv) string { return ownBotPath("/schedules/"+uuid.NewString(), false)(e) },
+			form: func(*matrixEnv) url.Values { return url.Values{"enabled": {"0"}} }},
+		{method: "POST", route: "/bots/:id/schedules/:sid/delete", variant: "own bot", path: schedulePath(true, "/delete"), want: want5(s303, s403, s303, s303, s303), locFn: triggersTab},
+		{method: "POST", route: "/bots/:id/schedules/:sid/delete", variant: "another user's bot", path: schedulePath(false, "/delete"), want: want5(s303, s403, s403, s303, s303), locFn: triggersTab},
+
 		{method: "GET", route: "/executions", want: want5(s303, s200, s200, s303, s200)},
 		{method: "GET", route: "/executions", variant: "filtered", path: fixedPath("/executions?status=failed&trigger=api&from=2025-01-01&to=2025-12-31"), want: want5(s303, s200, s200, s303, s200)},
 		{method: "GET", route: "/executions/rows", variant: "live rows", want: want5(s303, s200, s200, s303, s200),
@@ -548,7 +661,7 @@ func checkRouteCase(t *testing.T, a *testutil.App, role string, rc routeCase) {
 			require.NotContains(t, resp.Header.Get("Content-Type"), "text/html", "a download, not a page")
 			break
 		}
-		if strings.HasPrefix(path, "/healthz") || strings.HasPrefix(path, "/readyz") || strings.HasPrefix(path, "/api/") {
+		if strings.HasPrefix(path, "/healthz") || strings.HasPrefix(path, "/readyz") || strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/hooks/") {
 			require.Contains(t, resp.Header.Get("Content-Type"), "application/json")
 			break
 		}

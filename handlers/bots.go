@@ -269,6 +269,10 @@ func (h *handler) botPageData(c *fiber.Ctx, b *models.Bot, tab string) (*views.B
 		if d.Run.CanRun && d.Run.Blocked == "" {
 			d.Executions.RunHref = "/bots/" + b.ID.String() + "?tab=run"
 		}
+	case "triggers":
+		if d.Triggers, err = h.triggersData(c, b, d.CanEdit); err != nil {
+			return nil, err
+		}
 	case "run":
 		last, err := models.LastInput(ctx, h.DB.Bun, b.ID)
 		if err != nil {

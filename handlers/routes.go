@@ -17,6 +17,12 @@ func (h *handler) routes(app *fiber.App) {
 	api := app.Group("/api", h.apiAuth)
 	api.Get("/v1/me", h.requireScope(models.ScopeRead), h.showAPIMe)
 
+	// Inbound webhooks, for machines: no session, no CSRF — the token in
+	// the URL is the credential. Anything else under /hooks/ is answered
+	// here too, so it never reaches the page middleware below.
+	app.Post("/hooks/:token", h.receiveWebhook)
+	app.Use("/hooks", h.hookOther)
+
 	// Pages: session, user, CSRF, first-run redirect.
 	app.Use(htmlOnly(h.Sessions.Middleware(h.ClientIP)))
 	app.Use(htmlOnly(web.LoadUser(h.DB)))
@@ -49,6 +55,17 @@ func (h *handler) routes(app *fiber.App) {
 	// Running, cancelling and re-running also need bots:run_own on one's
 	// own bot or bots:run_any (checked in the handlers: canRunBot).
 	app.Post("/bots/:id/run", h.require(models.PermBotsRead), h.runBot)
+	// Triggers (the Triggers tab): everyone signed in sees them; changing
+	// them needs what editing the bot needs (checked in the handlers:
+	// editableBot).
+	app.Post("/bots/:id/webhooks", h.require(models.PermBotsRead), h.createWebhook)
+	app.Post("/bots/:id/webhooks/:wid", h.require(models.PermBotsRead), h.updateWebhook)
+	app.Post("/bots/:id/webhooks/:wid/rotate", h.require(models.PermBotsRead), h.rotateWebhook)
+	app.Post("/bots/:id/webhooks/:wid/delete", h.require(models.PermBotsRead), h.deleteWebhook)
+	app.Get("/bots/:id/schedules/preview", h.require(models.PermBotsRead), h.showSchedulePreview)
+	app.Post("/bots/:id/schedules", h.require(models.PermBotsRead), h.createSchedule)
+	app.Post("/bots/:id/schedules/:sid", h.require(models.PermBotsRead), h.updateSchedule)
+	app.Post("/bots/:id/schedules/:sid/delete", h.require(models.PermBotsRead), h.deleteSchedule)
 
 	app.Get("/executions", h.require(models.PermBotsRead), h.showExecutions)
 	app.Get("/executions/rows", h.require(models.PermBotsRead), h.showExecutionRows)

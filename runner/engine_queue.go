@@ -63,6 +63,7 @@ func newQueue(db *models.DB, workers int, e *Engine, log *slog.Logger, maxRun ti
 		river.AddWorker(ws, &executeWorker{e: e, timeout: jobTimeout})
 		cfg.Workers = ws
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: workers}}
+		addScheduleTick(cfg, ws, e)
 		cfg.JobTimeout = jobTimeout
 		// An attempt's timeout is always shorter than the rescue window,
 		// so River never rescues a job that is still being worked.
