@@ -38,6 +38,10 @@ type Deps struct {
 	Secrets *models.SecretBox
 	// Engine requests, runs and cancels executions.
 	Engine *runner.Engine
+	// RateLimiter limits /api requests per API key (CODEX32_API_RATE_LIMIT);
+	// nil: no limit. Mount with web.RateLimit(h.RateLimiter, web.APIKeyID)
+	// after apiAuth.
+	RateLimiter *web.RateLimiter
 	// Now is the clock (tests move it); default time.Now.
 	Now func() time.Time
 }

@@ -129,11 +129,12 @@ func buildApp(cfg *config.Config, db *models.DB, m *migrations.Migrator, log *sl
 		DB: db, Log: log, Version: version(), Schema: m, Sessions: store,
 		ClientIP: web.ClientIP(cfg.TrustedProxies), Secure: cfg.Secure(),
 		APIKeyMaxDays: cfg.APIKeyMaxDays, SSO: sso, Secrets: box, Engine: eng,
+		RateLimiter: web.NewRateLimiter(cfg.APIRate.N, cfg.APIRate.Period, nil),
 	}), nil
 }
 
-// pruneLoop deletes expired sessions and old sign-in attempts every ten
-// minutes until ctx ends.
+// pruneLoop deletes expired sessions, old sign-in attempts and expired
+// Idempotency-Keys every ten minutes until ctx ends.
 func pruneLoop(ctx context.Context, db *models.DB, cfg *config.Config, log *slog.Logger) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
@@ -146,6 +147,9 @@ func pruneLoop(ctx context.Context, db *models.DB, cfg *config.Config, log *slog
 		}
 		if _, err := models.DeleteOldLoginAttempts(ctx, db.Bun, now.Add(-30*24*time.Hour)); err != nil && ctx.Err() == nil {
 			log.Warn("prune sign-in attempts", "err", err)
+		}
+		if _, err := models.PruneIdempotencyKeys(ctx, db.Bun, now); err != nil && ctx.Err() == nil {
+			log.Warn("prune idempotency keys", "err", err)
 		}
 		select {
 		case <-ctx.Done():

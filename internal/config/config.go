@@ -56,6 +56,7 @@ type Config struct {
 	AdminEmails         []string `env:"CODEX32_ADMIN_EMAILS" envSeparator:"," help:"comma-separated emails that SSO sign-in makes admin (verified emails only)"`
 	AccountLinking      bool     `env:"CODEX32_ACCOUNT_LINKING" envDefault:"false" help:"let a second sign-in provider attach to an existing account when both emails are verified"`
 	APIKeyMaxDays       int      `env:"CODEX32_API_KEY_MAX_DAYS" envDefault:"365" help:"longest lifetime, in days, an API key may be given"`
+	APIRateLimit        string   `env:"CODEX32_API_RATE_LIMIT" envDefault:"600/min" help:"requests each API key may make to /api, as N/sec, N/min or N/hour, per server process (0 = no limit)"`
 
 	Workers            int           `env:"CODEX32_WORKERS" envDefault:"100" help:"executions one process runs at a time (serve and worker); 0 = serve runs no workers"`
 	ScriptProcesses    int           `env:"CODEX32_SCRIPT_PROCESSES" envDefault:"0" help:"sandbox processes running script bots (0 = one per CPU); each runs one script at a time"`
@@ -72,6 +73,49 @@ type Config struct {
 	Database Database `env:"-"`
 	// Level is derived from LogLevel by Validate.
 	Level slog.Level `env:"-"`
+	// APIRate is derived from APIRateLimit by Validate.
+	APIRate Rate `env:"-"`
+}
+
+// Rate is a request rate: N requests per Period. The zero Rate is no limit.
+type Rate struct {
+	N      int
+	Period time.Duration
+}
+
+// Off reports whether the rate is "no limit".
+func (r Rate) Off() bool { return r.N == 0 }
+
+// ParseRate reads "N/sec", "N/min" or "N/hour" (also N/s, N/second, N/m,
+// N/minute, N/h), or "0" for no limit.
+func ParseRate(s string) (Rate, error) {
+	s = strings.TrimSpace(s)
+	num, unit, hasUnit := strings.Cut(strings.ToLower(s), "/")
+	n, err := strconv.Atoi(strings.TrimSpace(num))
+	if err != nil || n < 0 {
+		return Rate{}, fmt.Errorf("%q is not N/sec, N/min or N/hour (for example 600/min), or 0 for no limit", s)
+	}
+	if n == 0 {
+		return Rate{}, nil
+	}
+	if !hasUnit {
+		return Rate{}, fmt.Errorf("%q has no period: write %d/sec, %d/min or %d/hour", s, n, n, n)
+	}
+	var period time.Duration
+	switch strings.TrimSpace(unit) {
+	case "s", "sec", "second":
+		period = time.Second
+	case "m", "min", "minute":
+		period = time.Minute
+	case "h", "hour":
+		period = time.Hour
+	default:
+		return Rate{}, fmt.Errorf("%q: the period must be sec, min or hour (for example 600/min)", s)
+	}
+	if n > 1_000_000 {
+		return Rate{}, fmt.Errorf("%q: at most 1000000 requests per period", s)
+	}
+	return Rate{N: n, Period: period}, nil
 }
 
 // Database says which engine to open and where.
@@ -247,6 +291,9 @@ func (c *Config) validateAuth() error {
 	c.GitHubAllowedOrgs = lowerAll(c.GitHubAllowedOrgs, "")
 	if c.APIKeyMaxDays < 1 || c.APIKeyMaxDays > 3650 {
 		return &Error{Setting: "CODEX32_API_KEY_MAX_DAYS", Problem: "must be from 1 to 3650"}
+	}
+	if c.APIRate, err = ParseRate(c.APIRateLimit); err != nil {
+		return &Error{Setting: "CODEX32_API_RATE_LIMIT", Problem: err.Error()}
 	}
 	return c.validateEngine()
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -61,6 +62,7 @@ func TestInvalidSettingsNameTheSetting(t *testing.T) {
 		"CODEX32_SIGNUP":                                {"CODEX32_SIGNUP": "everyone"},
 		"CODEX32_DEFAULT_ROLE":                          {"CODEX32_DEFAULT_ROLE": "admin"},
 		"CODEX32_API_KEY_MAX_DAYS":                      {"CODEX32_API_KEY_MAX_DAYS": "0"},
+		"CODEX32_API_RATE_LIMIT":                        {"CODEX32_API_RATE_LIMIT": "600"},
 	}
 	for setting, environ := range cases {
 		_, err := config.FromEnv(environ)
@@ -128,4 +130,34 @@ func TestAuthSettingsAreNormalised(t *testing.T) {
 	require.Equal(t, []string{"acme"}, cfg.GitHubAllowedOrgs)
 	require.Equal(t, "off", cfg.Signup)
 	require.Equal(t, "viewer", cfg.DefaultRole)
+}
+
+func TestAPIRateLimit(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.FromEnv(map[string]string{})
+	require.NoError(t, err)
+	require.Equal(t, config.Rate{N: 600, Period: time.Minute}, cfg.APIRate, "default 600/min")
+
+	for in, want := range map[string]config.Rate{
+		"10/sec": {N: 10, Period: time.Second}, "10/s": {N: 10, Period: time.Second}, "10/second": {N: 10, Period: time.Second},
+		"600/min": {N: 600, Period: time.Minute}, " 600 / MIN ": {N: 600, Period: time.Minute}, "5/minute": {N: 5, Period: time.Minute},
+		"1000/hour": {N: 1000, Period: time.Hour}, "1000/h": {N: 1000, Period: time.Hour},
+		"0": {}, "0/min": {},
+	} {
+		got, err := config.ParseRate(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
+	}
+	off, err := config.FromEnv(map[string]string{"CODEX32_API_RATE_LIMIT": "0"})
+	require.NoError(t, err)
+	require.True(t, off.APIRate.Off())
+
+	for _, bad := range []string{"600", "fast", "-1/min", "10/day", "10/", "/min", "2000000/sec", "1.5/sec"} {
+		_, err := config.FromEnv(map[string]string{"CODEX32_API_RATE_LIMIT": bad})
+		var ce *config.Error
+		require.ErrorAs(t, err, &ce, bad)
+		require.Equal(t, "CODEX32_API_RATE_LIMIT", ce.Setting)
+		require.NotContains(t, err.Error(), "\n")
+		t.Log(err)
+	}
 }

@@ -26,6 +26,8 @@ type App struct {
 	Clock    *Clock
 	Secrets  *models.SecretBox
 	Engine   *runner.Engine
+	// RateLimiter is Deps.RateLimiter (nil when WithAPIRateLimit(0, …)).
+	RateLimiter *web.RateLimiter
 }
 
 // AppOption changes how NewApp builds the app.
@@ -38,11 +40,20 @@ type appOptions struct {
 	proxies       []string
 	idle, maxAge  time.Duration
 	workers       int
+	rateN         int
+	ratePeriod    time.Duration
 }
 
 // WithWorkers runs n execution workers in the app (scripts included);
 // without it the engine only enqueues.
 func WithWorkers(n int) AppOption { return func(o *appOptions) { o.workers = n } }
+
+// WithAPIRateLimit sets the per-API-key rate limit (CODEX32_API_RATE_LIMIT;
+// default 600 per minute, as in production; n = 0 turns it off). The
+// limiter runs on the app's Clock.
+func WithAPIRateLimit(n int, period time.Duration) AppOption {
+	return func(o *appOptions) { o.rateN, o.ratePeriod = n, period }
+}
 
 // FreshInstance leaves first-run setup to be done (by default it is done).
 func FreshInstance() AppOption { return func(o *appOptions) { o.freshInstance = true } }
@@ -67,7 +78,7 @@ const TestSessionKey = "test-session-key-0123456789abcdef0123456789"
 // NewApp builds the app on a fresh, migrated database.
 func NewApp(t testing.TB, opts ...AppOption) *App {
 	t.Helper()
-	o := appOptions{idle: 24 * time.Hour, maxAge: 7 * 24 * time.Hour}
+	o := appOptions{idle: 24 * time.Hour, maxAge: 7 * 24 * time.Hour, rateN: 600, ratePeriod: time.Minute}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -100,11 +111,12 @@ func NewApp(t testing.TB, opts ...AppOption) *App {
 		t.Fatalf("testutil: secrets: %v", err)
 	}
 	eng := NewEngine(t, db, box, EngineOptions{Workers: o.workers, ErrorAfterFailures: 5})
+	limiter := web.NewRateLimiter(o.rateN, o.ratePeriod, clock.Now)
 	app := handlers.NewApp(handlers.Deps{
 		DB: db, Log: log, Version: "test", Schema: m, Sessions: store, ClientIP: web.ClientIP(o.proxies),
-		Secure: o.secure, APIKeyMaxDays: 365, SSO: sso, Secrets: box, Now: clock.Now, Engine: eng,
+		Secure: o.secure, APIKeyMaxDays: 365, SSO: sso, Secrets: box, Now: clock.Now, Engine: eng, RateLimiter: limiter,
 	})
-	return &App{Fiber: app, DB: db, Migrator: m, Sessions: store, Clock: clock, Secrets: box, Engine: eng}
+	return &App{Fiber: app, DB: db, Migrator: m, Sessions: store, Clock: clock, Secrets: box, Engine: eng, RateLimiter: limiter}
 }
 
 // Do sends a request through the app in memory (no network) and returns the response.
