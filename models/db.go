@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -91,7 +92,9 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_txlock", "immediate")
-	sqldb, err := sql.Open(sqliteshim.ShimName, "file:"+path+"?"+q.Encode())
+	// The path goes into a file: URI; escape what URIs give meaning to.
+	escaped := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
+	sqldb, err := sql.Open(sqliteshim.ShimName, "file:"+escaped+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("models: open sqlite %s: %w", path, err)
 	}

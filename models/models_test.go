@@ -34,7 +34,8 @@ func TestAllTablesExist(t *testing.T) {
 	}
 	require.NoError(t, db.Bun.NewRaw(q).Scan(ctx, &tables))
 	for _, want := range []string{"users", "identities", "sessions", "api_keys", "bots", "bot_tags",
-		"bot_versions", "bot_executions", "audit_logs", "codex32_schema_migrations", "river_job"} {
+		"bot_versions", "bot_executions", "audit_logs", "codex32_schema_migrations", "river_job",
+		"codex32_workers", "bot_webhooks", "bot_schedules", "schedule_runs", "api_idempotency_keys"} {
 		require.Contains(t, tables, want)
 	}
 }
