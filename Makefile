@@ -14,9 +14,11 @@ run:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/codex32 ./cmd/codex32
 
-# Regenerate committed artefacts: templ's *_templ.go, Tailwind's app.css and the vendored htmx.
+# Regenerate committed artefacts: templ's *_templ.go, the API client
+# (apiclient/, from handlers/openapi/openapi.yaml), Tailwind's app.css and the vendored htmx.
 generate:
 	$(GO) tool templ generate
+	$(GO) generate ./apiclient/...
 	npm run --silent build
 
 css:

@@ -330,7 +330,8 @@ func routeCases() []routeCase {
 		// Probes and the API: no session at all.
 		{method: "GET", route: "/healthz", public: true, want: wantAll(s200)},
 		{method: "GET", route: "/readyz", public: true, want: wantAll(s200)},
-		{method: "GET", route: "/api/v1/me", variant: "no key; a session cookie is not enough", public: true, want: wantAll(s401)},
+		{method: "GET", route: "/api/docs", public: true, want: wantAll(s200)},
+		{method: "GET", route: "/api/v1/openapi.json", public: true, want: wantAll(s200)},
 
 		// Inbound webhooks: no session; the token is the credential, and an
 		// unknown or disabled one is a plain 404.
@@ -559,6 +560,18 @@ func routeCases() []routeCase {
 				want: want5(s303, s403, s403, s303, s404)},
 		)
 	}
+	// The API: a session cookie is never enough, for any role (the keys ×
+	// roles × scopes matrix is TestAPIRouteMatrix).
+	seen := map[string]bool{}
+	for _, ac := range apiCases() {
+		if seen[ac.method+" "+ac.route] {
+			continue
+		}
+		seen[ac.method+" "+ac.route] = true
+		path := strings.NewReplacer(":id", uuid.NewString(), ":n", "1").Replace(ac.route)
+		cases = append(cases, routeCase{method: ac.method, route: ac.route, variant: "no key; a session cookie is not enough",
+			path: fixedPath(path), public: true, want: wantAll(s401)})
+	}
 	return cases
 }
 
@@ -629,7 +642,14 @@ func checkRouteCase(t *testing.T, a *testutil.App, role string, rc routeCase) {
 		}
 		resp = e.c.Post(path, form) // with the session's CSRF token
 	default:
-		t.Fatalf("no driver for method %s", rc.method)
+		var form url.Values
+		if rc.form != nil {
+			form = rc.form(e)
+		}
+		req := httptest.NewRequest(rc.method, path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set(web.CSRFHeader, e.c.CSRF)
+		resp = e.c.Do(req)
 	}
 	want := rc.want[role]
 	require.Equal(t, want, resp.StatusCode, "%s %s as %s\n%s", rc.method, path, role, resp.Body)
@@ -661,7 +681,7 @@ func checkRouteCase(t *testing.T, a *testutil.App, role string, rc routeCase) {
 			require.NotContains(t, resp.Header.Get("Content-Type"), "text/html", "a download, not a page")
 			break
 		}
-		if strings.HasPrefix(path, "/healthz") || strings.HasPrefix(path, "/readyz") || strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/hooks/") {
+		if strings.HasPrefix(path, "/healthz") || strings.HasPrefix(path, "/readyz") || strings.HasPrefix(path, "/api/v1/") || strings.HasPrefix(path, "/hooks/") {
 			require.Contains(t, resp.Header.Get("Content-Type"), "application/json")
 			break
 		}
@@ -684,7 +704,11 @@ func testAPIMe(t *testing.T, a *testutil.App) {
 			req.Header.Set("Authorization", "Bearer "+key)
 		}
 		resp := a.Do(t, req)
-		require.Contains(t, resp.Header.Get("Content-Type"), "application/json")
+		if resp.StatusCode < 400 {
+			require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+		} else {
+			require.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
+		}
 		return resp, jsonBody(t, resp)
 	}
 	for _, role := range []models.Role{models.RoleViewer, models.RoleUser, models.RoleAPIUser, models.RoleAdmin} {
@@ -711,7 +735,7 @@ func testAPIMe(t *testing.T, a *testutil.App) {
 		require.NoError(t, err)
 		resp, body := apiGet(t, "/api/v1/me", key)
 		require.Equal(t, s401, resp.StatusCode)
-		require.Contains(t, body["error"], "disabled")
+		require.Contains(t, body["detail"], "disabled")
 	})
 	t.Run("no key", func(t *testing.T) {
 		t.Parallel()

@@ -120,7 +120,7 @@ func TestAPIKeyAuthentication(t *testing.T) {
 	} {
 		resp, body := apiGet(t, a, "/api/v1/me", tc.key)
 		require.Equal(t, tc.status, resp.StatusCode, name)
-		require.Contains(t, body["error"], tc.msg, name)
+		require.Contains(t, body["detail"], tc.msg, name)
 		if tc.status == 401 {
 			require.Contains(t, resp.Header.Get("WWW-Authenticate"), "Bearer", name)
 		}
@@ -130,14 +130,14 @@ func TestAPIKeyAuthentication(t *testing.T) {
 	for _, p := range []string{"api_key", "access_token", "token"} {
 		resp, body := apiGet(t, a, "/api/v1/me?"+p+"="+valid, valid)
 		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, p)
-		require.Contains(t, body["error"], "Authorization header")
+		require.Contains(t, body["detail"], "Authorization header")
 	}
 
 	// Expired keys stop working.
 	a.Clock.Advance(2 * time.Hour)
 	resp, body := apiGet(t, a, "/api/v1/me", expiring)
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
-	require.Contains(t, body["error"], "expired")
+	require.Contains(t, body["detail"], "expired")
 
 	// A disabled user's keys stop working at once.
 	a.Clock.Advance(-2 * time.Hour)
@@ -152,7 +152,7 @@ func TestAPIIgnoresSessionCookies(t *testing.T) {
 	_, c, _ := signedIn(t, models.RoleAdmin)
 	r := c.Get("/api/v1/me")
 	require.Equal(t, http.StatusUnauthorized, r.StatusCode, "a signed-in browser is not an API client")
-	require.Contains(t, r.Header.Get("Content-Type"), "application/json")
+	require.Equal(t, "application/problem+json", r.Header.Get("Content-Type"))
 }
 
 func TestAPIKeyRevokeFromThePage(t *testing.T) {

@@ -10,12 +10,40 @@ import (
 // routes is the one route table. Every page route states the permission it
 // needs; TestRouteRoleMatrix checks each route against every role.
 func (h *handler) routes(app *fiber.App) {
-	// No session: probes and the API.
+	// No session: probes.
 	app.Get("/healthz", h.showHealth)
 	app.Get("/readyz", h.showReady)
 
-	api := app.Group("/api", h.apiAuth)
-	api.Get("/v1/me", h.requireScope(models.ScopeRead), h.showAPIMe)
+	// The JSON API (handlers/openapi/openapi.yaml is its contract): an API
+	// key, a scope per kind of request (read, write, execute) and the same
+	// permission as the page that does the same thing. Handlers check
+	// ownership (canEditBot, canRunBot) as the pages do.
+	app.Get("/api/docs", h.Sessions.Middleware(h.ClientIP), web.LoadUser(h.DB), h.showAPIDocs)
+	app.Get("/api/v1/openapi.json", h.showOpenAPI)
+	// Per-key rate limit after authentication; Idempotency-Key on creates.
+	api := app.Group("/api", h.apiAuth, web.RateLimit(h.RateLimiter, web.APIKeyID))
+	read, write, execute := models.ScopeRead, models.ScopeWrite, models.ScopeExecute
+	api.Get("/v1/me", h.apiRequire(read, models.PermUseAPI), h.showAPIMe)
+	api.Get("/v1/bots", h.apiRequire(read, models.PermBotsRead), h.listAPIBots)
+	api.Post("/v1/bots", h.apiRequire(write, models.PermBotsCreate), h.idempotent(h.createAPIBot))
+	api.Get("/v1/bots/:id", h.apiRequire(read, models.PermBotsRead), h.showAPIBot)
+	api.Patch("/v1/bots/:id", h.apiRequire(write, models.PermBotsRead), h.updateAPIBot)
+	api.Post("/v1/bots/:id/archive", h.apiRequire(write, models.PermBotsRead), h.archiveAPIBot)
+	api.Post("/v1/bots/:id/restore", h.apiRequire(write, models.PermBotsRead), h.restoreAPIBot)
+	api.Get("/v1/bots/:id/export", h.apiRequire(read, models.PermBotsRead), h.exportBot)
+	api.Get("/v1/bots/:id/versions", h.apiRequire(read, models.PermBotsRead), h.listAPIVersions)
+	api.Get("/v1/bots/:id/versions/:n", h.apiRequire(read, models.PermBotsRead), h.showAPIVersion)
+	api.Post("/v1/bots/:id/versions/:n/activate", h.apiRequire(write, models.PermBotsRead), h.activateAPIVersion)
+	api.Get("/v1/bots/:id/diff", h.apiRequire(read, models.PermBotsRead), h.showAPIDiff)
+	api.Get("/v1/bots/:id/executions", h.apiRequire(read, models.PermBotsRead), h.listAPIBotExecutions)
+	api.Post("/v1/bots/:id/executions", h.apiRequire(execute, models.PermBotsRead), h.idempotent(h.createAPIExecution))
+	api.Get("/v1/executions", h.apiRequire(read, models.PermBotsRead), h.listAPIExecutions)
+	api.Get("/v1/executions/:id", h.apiRequire(read, models.PermBotsRead), h.showAPIExecution)
+	api.Post("/v1/executions/:id/cancel", h.apiRequire(execute, models.PermBotsRead), h.cancelAPIExecution)
+	api.Get("/v1/audit", h.apiRequire(read, models.PermAuditRead), h.listAPIAudit)
+	api.Get("/v1/audit/export", h.apiRequire(read, models.PermAuditRead), h.exportAPIAudit)
+	api.Get("/v1/users", h.apiRequire(read, models.PermUsersManage), h.listAPIUsers)
+	api.Patch("/v1/users/:id", h.apiRequire(write, models.PermUsersManage), h.updateAPIUser)
 
 	// Inbound webhooks, for machines: no session, no CSRF — the token in
 	// the URL is the credential. Anything else under /hooks/ is answered

@@ -172,7 +172,7 @@ func (h *handler) receiveWebhook(c *fiber.Ctx) error {
 	}
 	statusURL := h.hookBase(c) + "/executions/" + ex.ID.String()
 	if w.SyncTimeoutSeconds > 0 {
-		done, err := h.awaitExecution(ctx, ex.ID, time.Duration(w.SyncTimeoutSeconds)*time.Second)
+		done, err := h.awaitWebhookExecution(ctx, ex.ID, time.Duration(w.SyncTimeoutSeconds)*time.Second)
 		if err != nil {
 			return h.hookFailed(c, err)
 		}
@@ -199,9 +199,9 @@ func (h *handler) hookFailed(c *fiber.Ctx, err error) error {
 	return hookError(c, fiber.StatusInternalServerError, "Internal Server Error")
 }
 
-// awaitExecution polls an execution until it finishes or within passes;
+// awaitWebhookExecution polls an execution until it finishes or within passes;
 // it returns nil (and no error) when it has not finished in time.
-func (h *handler) awaitExecution(ctx context.Context, id uuid.UUID, within time.Duration) (*models.Execution, error) {
+func (h *handler) awaitWebhookExecution(ctx context.Context, id uuid.UUID, within time.Duration) (*models.Execution, error) {
 	deadline := time.Now().Add(within)
 	wait := 20 * time.Millisecond
 	for {

@@ -14,16 +14,22 @@ import (
 // classify maps an error to an HTTP status and a message that is safe to
 // show. This is the one place where sentinel errors become statuses.
 func classify(err error) (int, string) {
+	var pe *Problem
 	var fe *fiber.Error
 	var ve *models.ValidationError
 	var se *models.StateError
+	var vc *models.VersionConflictError
 	switch {
+	case errors.As(err, &pe):
+		return pe.Status, pe.Error()
 	case errors.As(err, &fe):
 		return fe.Code, fe.Message
 	case errors.Is(err, models.ErrNotFound):
 		return http.StatusNotFound, "Not Found"
 	case errors.Is(err, models.ErrConflict):
 		return http.StatusConflict, "That already exists."
+	case errors.As(err, &vc):
+		return http.StatusConflict, vc.Error()
 	case errors.As(err, &ve):
 		return http.StatusUnprocessableEntity, ve.Error()
 	case errors.As(err, &se):
@@ -41,6 +47,10 @@ func errorHandler(opts Options) fiber.ErrorHandler {
 		rid := requestID(c)
 		if status >= 500 {
 			opts.Logger.Error("request failed", "path", c.Path(), "status", status, "err", err, "request_id", rid)
+		}
+		if isAPIPath(c.Path()) {
+			// The JSON API answers every error with an RFC 9457 problem.
+			return writeProblem(c, err)
 		}
 		if ra := c.Response().Header.Peek(fiber.HeaderRetryAfter); status == http.StatusTooManyRequests && len(ra) == 0 {
 			c.Set(fiber.HeaderRetryAfter, "60")
@@ -90,9 +100,6 @@ func NewPage(c *fiber.Ctx, version, title, active string) views.Page {
 
 // wantsJSON reports whether the client asked for JSON rather than a page.
 func wantsJSON(c *fiber.Ctx) bool {
-	if strings.HasPrefix(c.Path(), "/api/") {
-		return true
-	}
 	accept := c.Get(fiber.HeaderAccept)
 	return strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html")
 }

@@ -1,0 +1,251 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/codex32/codex32/models"
+	"github.com/codex32/codex32/runner"
+	"github.com/codex32/codex32/web"
+)
+
+// apiMaxWait bounds ?wait= on POST /api/v1/bots/{id}/executions.
+const apiMaxWait = 60 * time.Second
+
+// apiWaitPoll is how often a waiting request looks at its execution: one
+// primary-key read of the history row, which leaves out the input, output
+// and logs (up to a MiB each).
+const apiWaitPoll = 50 * time.Millisecond
+
+func (h *handler) listAPIExecutions(c *fiber.Ctx) error { return h.apiExecutionList(c, nil) }
+
+func (h *handler) listAPIBotExecutions(c *fiber.Ctx) error {
+	b, err := h.loadBot(c)
+	if err != nil {
+		return err
+	}
+	return h.apiExecutionList(c, b)
+}
+
+// apiExecutionList is the execution history with the pages' filters; bot
+// is nil for every bot's history.
+func (h *handler) apiExecutionList(c *fiber.Ctx, bot *models.Bot) error {
+	ctx := c.UserContext()
+	qe := queryErrors{}
+	q := models.ExecutionQuery{
+		Status:  models.ExecStatus(qe.oneOf(c, "status", stringsOf(models.ExecStatuses))),
+		Trigger: models.Trigger(qe.oneOf(c, "trigger", stringsOf(models.Triggers))),
+		From:    qe.timeBound(c, "from", false),
+		To:      qe.timeBound(c, "to", true),
+		After:   c.Query("cursor"),
+		Limit:   qe.limit(c, 50, 200),
+	}
+	mine, requester := qe.boolean(c, "mine"), strings.TrimSpace(c.Query("requester"))
+	if mine && requester != "" {
+		qe["requester"] = "cannot be combined with mine"
+	}
+	if err := qe.err(); err != nil {
+		return err
+	}
+	nobody := uuid.Nil
+	switch ref := strings.TrimSpace(c.Query("bot")); {
+	case bot != nil:
+		q.BotIDs = []uuid.UUID{bot.ID}
+	case ref != "":
+		if id, err := uuid.Parse(ref); err == nil {
+			q.BotIDs = []uuid.UUID{id}
+		} else {
+			ids, err := models.BotIDsNamed(ctx, h.DB.Bun, ref, 50)
+			if err != nil {
+				return err
+			}
+			if len(ids) == 0 {
+				ids = []uuid.UUID{nobody}
+			}
+			q.BotIDs = ids
+		}
+	}
+	switch {
+	case mine:
+		q.RequestedBy = &web.CurrentUser(c).ID
+	case requester != "":
+		id, err := h.userRef(ctx, requester)
+		if err != nil {
+			return err
+		}
+		q.RequestedBy = &id
+	}
+	page, err := models.QueryExecutions(ctx, h.DB.Bun, q)
+	if _, ok := validationFields(err); ok {
+		return web.FieldsProblem(fiber.StatusBadRequest, map[string]string{"cursor": "is not a valid page cursor"})
+	} else if err != nil {
+		return err
+	}
+	items := make([]apiExecutionSummary, len(page.Rows))
+	for i, r := range page.Rows {
+		items[i] = toAPIExecutionSummary(r)
+	}
+	return c.JSON(newAPIPage(items, page.Next))
+}
+
+// apiExecutionFull is one execution with its input, output, logs and attempts.
+func (h *handler) apiExecutionFull(ctx context.Context, id uuid.UUID) (apiExecution, error) {
+	e, err := models.ExecutionByID(ctx, h.DB.Bun, id)
+	if err != nil {
+		return apiExecution{}, err
+	}
+	rows, err := models.ExecutionRowsByID(ctx, h.DB.Bun, []uuid.UUID{id})
+	if err != nil {
+		return apiExecution{}, err
+	}
+	if len(rows) == 0 {
+		return apiExecution{}, models.ErrNotFound // purged meanwhile
+	}
+	return toAPIExecution(rows[0], e), nil
+}
+
+func (h *handler) showAPIExecution(c *fiber.Ctx) error {
+	id, err := uuid.Parse(c.Params("id"))
+	if err != nil {
+		return fiber.ErrNotFound
+	}
+	out, err := h.apiExecutionFull(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
+}
+
+type apiRunRequest struct {
+	Input json.RawMessage `json:"input"`
+}
+
+// waitParam reads ?wait=: a Go duration ("30s", "1500ms") or whole seconds.
+func waitParam(c *fiber.Ctx) (time.Duration, error) {
+	raw := strings.TrimSpace(c.Query("wait"))
+	if raw == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(raw)
+	if n, nerr := strconv.Atoi(raw); nerr == nil {
+		d, err = time.Duration(n)*time.Second, nil
+	}
+	if err != nil || d < 0 || d > apiMaxWait {
+		return 0, web.FieldsProblem(fiber.StatusBadRequest, map[string]string{"wait": "must be a duration from 0s to 60s, like 30s"})
+	}
+	return d, nil
+}
+
+// createAPIExecution runs the bot's active version with the posted input
+// (trigger api). With ?wait= it answers 200 with the finished execution if
+// it ends in time; otherwise 202 with Location to poll.
+func (h *handler) createAPIExecution(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	b, err := h.loadBot(c)
+	if err != nil {
+		return err
+	}
+	if u := web.CurrentUser(c); !canRunBot(u, b) {
+		return h.apiForbidden(c, missingBotPerm(u, b, models.PermBotsRunOwn, models.PermBotsRunAny))
+	}
+	wait, err := waitParam(c)
+	if err != nil {
+		return err
+	}
+	var in apiRunRequest
+	if err := bindJSON(c, &in, false); err != nil {
+		return err
+	}
+	input := in.Input
+	if len(input) == 0 || string(input) == "null" {
+		input = json.RawMessage("{}")
+	}
+	eng, err := h.engine()
+	if err != nil {
+		return err
+	}
+	ex, err := eng.Request(ctx, web.Actor(c), runner.RunRequest{BotID: b.ID, Input: input, Trigger: models.TriggerAPI})
+	if err != nil {
+		return err
+	}
+	status := fiber.StatusAccepted
+	if wait > 0 {
+		done, err := h.awaitExecution(ctx, ex.ID, wait)
+		if err != nil {
+			return err
+		}
+		if done {
+			status = fiber.StatusOK
+		}
+	}
+	out, err := h.apiExecutionFull(ctx, ex.ID)
+	if err != nil {
+		return err
+	}
+	if status == fiber.StatusAccepted {
+		c.Location("/api/v1/executions/" + ex.ID.String())
+	}
+	return c.Status(status).JSON(out)
+}
+
+// awaitExecution reports whether execution id finishes within wait.
+func (h *handler) awaitExecution(ctx context.Context, id uuid.UUID, wait time.Duration) (bool, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		rows, err := models.ExecutionRowsByID(ctx, h.DB.Bun, []uuid.UUID{id})
+		if err != nil {
+			return false, err
+		}
+		if len(rows) == 1 && rows[0].Final() {
+			return true, nil
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(min(apiWaitPoll, left)):
+		}
+	}
+}
+
+// cancelAPIExecution stops a queued or running execution; a finished one
+// is a 409 saying so.
+func (h *handler) cancelAPIExecution(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	id, err := uuid.Parse(c.Params("id"))
+	if err != nil {
+		return fiber.ErrNotFound
+	}
+	e, err := models.ExecutionByID(ctx, h.DB.Bun, id)
+	if err != nil {
+		return err
+	}
+	b, err := models.BotByID(ctx, h.DB.Bun, e.BotID)
+	if err != nil {
+		return err
+	}
+	if u := web.CurrentUser(c); !canRunBot(u, b) {
+		return h.apiForbidden(c, missingBotPerm(u, b, models.PermBotsRunOwn, models.PermBotsRunAny))
+	}
+	eng, err := h.engine()
+	if err != nil {
+		return err
+	}
+	if _, err := eng.Cancel(ctx, web.Actor(c), e.ID); err != nil {
+		return err // a finished execution is a StateError: 409
+	}
+	out, err := h.apiExecutionFull(ctx, e.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
+}
