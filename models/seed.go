@@ -1069,7 +1069,7 @@ func (s *seeder) auditRowAction(r *rand.Rand, t time.Time, existing int, action 
 		s.announced++
 		cfg, hash := s.botConfig(b, 1)
 		actor = s.users[b.owner].actor(r, p)
-		rtype, rid, botID = "bot", b.id.String(), &b.id
+		rtype, rid, botID = "bot", b.id.String(), ptrTo(b.id)
 		newV = map[string]any{"bot": b.view(s, 1), "version": 1, "content_hash": hash, "config": cfg}
 	case "bot.version.create":
 		b := pickBot()
@@ -1083,20 +1083,20 @@ func (s *seeder) auditRowAction(r *rand.Rand, t time.Time, existing int, action 
 			_, prevHash = s.botConfig(b, n-1)
 		}
 		actor = s.users[b.owner].actor(r, p)
-		rtype, rid, botID = "bot_version", b.versions[n-1].String(), &b.id
+		rtype, rid, botID = "bot_version", b.versions[n-1].String(), ptrTo(b.id)
 		oldV = map[string]any{"version": max(n-1, 1), "kind": b.kind, "content_hash": prevHash, "active_version_id": b.versions[max(n-2, 0)]}
 		newV = map[string]any{"version": n, "kind": b.kind, "content_hash": hash, "changelog": s.changelog(b, n), "config": cfg}
 	case "bot.version.activate":
 		b := pickBot()
 		to := 1 + r.IntN(len(b.versions))
 		actor = s.users[b.owner].actor(r, p)
-		rtype, rid, botID = "bot", b.id.String(), &b.id
+		rtype, rid, botID = "bot", b.id.String(), ptrTo(b.id)
 		oldV = map[string]any{"active_version": len(b.versions)}
 		newV = map[string]any{"active_version": to, "active_version_id": b.versions[to-1]}
 	case "bot.update":
 		b := pickBot()
 		actor = s.users[b.owner].actor(r, p)
-		rtype, rid, botID = "bot", b.id.String(), &b.id
+		rtype, rid, botID = "bot", b.id.String(), ptrTo(b.id)
 		before, after := b.view(s, len(b.versions)), b.view(s, len(b.versions))
 		before.Status = pickWeighted(r, BotStatuses, []int{40, 30, 15, 15})
 		if before.Status == after.Status {
@@ -1106,7 +1106,7 @@ func (s *seeder) auditRowAction(r *rand.Rand, t time.Time, existing int, action 
 	case "bot.archive":
 		b := pickBot()
 		actor = s.users[b.owner].actor(r, p)
-		rtype, rid, botID = "bot", b.id.String(), &b.id
+		rtype, rid, botID = "bot", b.id.String(), ptrTo(b.id)
 		oldV = map[string]any{"archived_at": nil}
 		newV = map[string]any{"archived_at": t}
 	case "user.role.change", "user.disable":
@@ -1566,3 +1566,8 @@ func newSeedPools(r *rand.Rand) *seedPools {
 	}
 	return p
 }
+
+// ptrTo returns a pointer to a copy of id: audit rows must not point into
+// the seeder's bots, which other stages read while the INSERT scans
+// returned columns back into the rows.
+func ptrTo(id uuid.UUID) *uuid.UUID { return &id }

@@ -184,7 +184,11 @@ func TestRateLimitMiddleware(t *testing.T) {
 	require.Equal(t, "0", r.Header.Get("RateLimit-Remaining"))
 	var body map[string]any
 	require.NoError(t, json.NewDecoder(r.Body).Decode(&body))
-	require.Equal(t, "rate limit exceeded: 2 requests per minute per API key", body["error"])
+	msg := body["error"] // a plain app's JSON errors; under /api it is a problem's "detail"
+	if msg == nil {
+		msg = body["detail"]
+	}
+	require.Equal(t, "rate limit exceeded: 2 requests per minute per API key", msg)
 
 	clock.Advance(29*time.Second + 500*time.Millisecond)
 	r = get("k")
