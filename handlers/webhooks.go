@@ -199,30 +199,15 @@ func (h *handler) hookFailed(c *fiber.Ctx, err error) error {
 	return hookError(c, fiber.StatusInternalServerError, "Internal Server Error")
 }
 
-// awaitWebhookExecution polls an execution until it finishes or within passes;
-// it returns nil (and no error) when it has not finished in time.
+// awaitWebhookExecution waits like the API's ?wait (awaitExecution) and
+// loads the finished execution; nil (and no error) when it has not
+// finished in time.
 func (h *handler) awaitWebhookExecution(ctx context.Context, id uuid.UUID, within time.Duration) (*models.Execution, error) {
-	deadline := time.Now().Add(within)
-	wait := 20 * time.Millisecond
-	for {
-		ex, err := models.ExecutionByID(ctx, h.DB.Bun, id)
-		if err != nil {
-			return nil, err
-		}
-		if ex.Final() {
-			return ex, nil
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return nil, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(min(wait, left)):
-		}
-		wait = min(wait*2, 250*time.Millisecond)
+	done, err := h.awaitExecution(ctx, id, within)
+	if err != nil || !done {
+		return nil, err
 	}
+	return models.ExecutionByID(ctx, h.DB.Bun, id)
 }
 
 // loadWebhook reads the :wid webhook of bot b (404 for a bad id, a
