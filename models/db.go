@@ -53,6 +53,10 @@ func Open(ctx context.Context, driver, dsn string) (*DB, error) {
 	}
 }
 
+// DefaultPostgresConns is the size of a process's Postgres connection pool
+// unless DATABASE_URL sets pool_max_conns.
+const DefaultPostgresConns = 20
+
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -63,6 +67,12 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	// round trip per query and fill the statement cache. Queries that do carry
 	// arguments (River's) are sent unprepared in one round trip too.
 	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	// pgxpool's default is max(4, CPUs) connections, which the web server,
+	// the workers and River would queue behind; pool_max_conns in the URL
+	// still wins.
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = DefaultPostgresConns
+	}
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "codex32"
 	}
@@ -77,6 +87,8 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("models: connect postgres at %s: %w", redactDSN(dsn), err)
 	}
 	sqldb := stdlib.OpenDBFromPool(pool)
+	// (OpenDBFromPool keeps no idle connections in database/sql: each goes
+	// back to the pgx pool, which River uses directly too.)
 	return &DB{Bun: bun.NewDB(sqldb, pgdialect.New()), SQL: sqldb, Pool: pool, Dialect: Postgres}, nil
 }
 

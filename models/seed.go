@@ -121,7 +121,18 @@ func Seed(ctx context.Context, db *DB, o SeedOptions) (SeedStats, error) {
 		fail(s.seedExecutions(ctx))
 	})
 	wg.Wait()
-	return s.st, firstErr
+	if firstErr != nil {
+		return s.st, firstErr
+	}
+	// Bulk loads leave the planner without statistics until autovacuum
+	// comes by (up to a minute or more); until then a 10,000-bot list
+	// sorts the whole table instead of walking an index.
+	if s.db.Dialect == Postgres {
+		if _, err := s.db.Bun.ExecContext(ctx, "ANALYZE"); err != nil {
+			return s.st, fmt.Errorf("seed: analyze: %w", err)
+		}
+	}
+	return s.st, nil
 }
 
 func (o SeedOptions) validate() error {

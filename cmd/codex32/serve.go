@@ -78,6 +78,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan
 		return err
 	}
 	go pruneLoop(ctx, db, cfg, log)
+	if err := startProfiler(ctx, cfg.PprofAddr, log); err != nil {
+		return fmt.Errorf("listen on %s (CODEX32_PPROF_ADDR): %w", cfg.PprofAddr, err)
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -89,7 +92,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan
 	}
 
 	errc := make(chan error, 1)
-	go func() { errc <- app.Listener(ln) }()
+	go func() { errc <- app.Listener(web.KeepAccepting(ln, log)) }()
 	select {
 	case err := <-errc:
 		return err

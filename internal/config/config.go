@@ -30,6 +30,7 @@ type Config struct {
 	Env         string `env:"CODEX32_ENV" envDefault:"development" help:"development or production"`
 	LogLevel    string `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
 	LogFormat   string `env:"LOG_FORMAT" envDefault:"text" help:"text or json"`
+	PprofAddr   string `env:"CODEX32_PPROF_ADDR" help:"host:port for Go's profiler (/debug/pprof/) on its own listener, e.g. 127.0.0.1:6060; empty = off; never expose it publicly"`
 	AutoMigrate bool   `env:"CODEX32_AUTO_MIGRATE" envDefault:"true" help:"apply database migrations when serve starts (serve --migrate=false also turns it off)"`
 
 	BaseURL        string        `env:"CODEX32_BASE_URL" help:"public URL of this server, e.g. https://codex32.example.com (default http://localhost:PORT); https turns on secure cookies and HSTS"`
@@ -186,6 +187,11 @@ func (c *Config) Validate() error {
 		return &Error{Setting: "CODEX32_ADDR", Problem: fmt.Sprintf("%q is not host:port (for example :8080 or 127.0.0.1:8080)", c.Addr)}
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return &Error{Setting: "CODEX32_ADDR", Problem: fmt.Sprintf("port %q is not a number from 0 to 65535", port)}
+	}
+	if c.PprofAddr != "" {
+		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {
+			return &Error{Setting: "CODEX32_PPROF_ADDR", Problem: fmt.Sprintf("%q is not host:port (for example 127.0.0.1:6060)", c.PprofAddr)}
+		}
 	}
 	switch c.Env {
 	case "development", "production":
