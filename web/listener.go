@@ -23,8 +23,8 @@ type retryListener struct {
 	log   *slog.Logger
 	sleep func(time.Duration)
 
-	mu        sync.Mutex
-	lastLog   time.Time
+	mu         sync.Mutex
+	lastLog    time.Time
 	suppressed int
 }
 
