@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -39,28 +40,52 @@ func (h *handler) apiAuth(c *fiber.Ctx) error {
 		return unauthorized(c, "Invalid API key.", true)
 	}
 	ctx := c.UserContext()
-	k, err := models.APIKeyByKey(ctx, h.DB.Bun, key)
-	if errors.Is(err, models.ErrNotFound) {
-		return unauthorized(c, "Invalid API key.", true)
-	} else if err != nil {
-		return err
-	}
 	now := h.Now()
+	hash := models.HashAPIKey(key)
+	gen := h.cache.authGeneration() // before reading: a racing change wins
+	k, u, cached := h.cache.getAuth(hash, now)
+	if !cached {
+		var err error
+		if k, u, err = h.loadAPIKey(c, key); err != nil || k == nil {
+			return err
+		}
+	}
 	if why := k.Usable(now); why != "" {
 		return unauthorized(c, "This API key is "+why+".", true)
-	}
-	u, err := models.UserByID(ctx, h.DB.Bun, k.UserID)
-	if err != nil {
-		return err
 	}
 	if !u.IsActive || !u.Can(models.PermUseAPI) {
 		return unauthorized(c, "The account this API key belongs to is disabled.", true)
 	}
-	if err := models.TouchAPIKey(ctx, h.DB.Bun, k, now); err != nil {
-		h.Log.Warn("api: record key use", "err", err)
+	touched := false
+	if last := k.LastUsedAt; last == nil || now.Sub(*last) >= time.Minute {
+		if err := models.TouchAPIKey(ctx, h.DB.Bun, k, now); err != nil {
+			h.Log.Warn("api: record key use", "err", err)
+		} else {
+			touched = true
+		}
+	}
+	if !cached || touched {
+		h.cache.putAuth(hash, gen, k, u, now)
 	}
 	web.SetAPIKey(c, k, u)
 	return c.Next()
+}
+
+// loadAPIKey reads the key and its user; (nil, nil, err) answers the
+// request: unknown key (401) or a database error.
+func (h *handler) loadAPIKey(c *fiber.Ctx, key string) (*models.APIKey, *models.User, error) {
+	ctx := c.UserContext()
+	k, err := models.APIKeyByKey(ctx, h.DB.Bun, key)
+	if errors.Is(err, models.ErrNotFound) {
+		return nil, nil, unauthorized(c, "Invalid API key.", true)
+	} else if err != nil {
+		return nil, nil, err
+	}
+	u, err := models.UserByID(ctx, h.DB.Bun, k.UserID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return k, u, nil
 }
 
 // apiRequire lets a request through when its key carries scope and its

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -46,6 +47,16 @@ func (h *handler) listAPIBots(c *fiber.Ctx) error {
 		}
 		q.OwnerID = &id
 	}
+	q.NoCount = true
+	// The page depends on nothing but q (every role that may list bots
+	// sees them all), so callers share cached pages.
+	cacheKey := botQueryKey(q)
+	now := h.Now()
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	if body, ok := h.cache.getList(cacheKey, now); ok {
+		return c.Send(body)
+	}
+	gen := h.cache.listGeneration() // before reading: a racing write wins
 	page, err := models.QueryBots(ctx, h.DB.Bun, q)
 	if _, ok := validationFields(err); ok {
 		return web.FieldsProblem(fiber.StatusBadRequest, map[string]string{"cursor": "is not a valid page cursor"})
@@ -56,7 +67,22 @@ func (h *handler) listAPIBots(c *fiber.Ctx) error {
 	for i, r := range page.Rows {
 		items[i] = toAPIBot(&r.Bot, r.OwnerEmail, r.ActiveVersion)
 	}
-	return c.JSON(newAPIPage(items, page.Next))
+	body, err := json.Marshal(newAPIPage(items, page.Next))
+	if err != nil {
+		return err
+	}
+	h.cache.putList(cacheKey, gen, body, now)
+	return c.Send(body)
+}
+
+// botQueryKey identifies a bot list query in the API cache.
+func botQueryKey(q models.BotQuery) string {
+	owner := ""
+	if q.OwnerID != nil {
+		owner = q.OwnerID.String()
+	}
+	return strings.Join([]string{q.Search, string(q.Status), string(q.Kind), q.Tag, owner,
+		strconv.FormatBool(q.Archived), q.Sort, q.After, strconv.Itoa(q.Limit)}, "\x00")
 }
 
 // userRef resolves a user filter given as an id or an email; an unknown

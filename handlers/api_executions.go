@@ -174,6 +174,11 @@ func (h *handler) createAPIExecution(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if wait == 0 {
+		// Nothing to read back: the response is what was just inserted.
+		c.Location("/api/v1/executions/" + ex.ID.String())
+		return c.Status(fiber.StatusAccepted).JSON(requestedAPIExecution(b, ex, web.CurrentUser(c)))
+	}
 	status := fiber.StatusAccepted
 	if wait > 0 {
 		done, err := h.awaitExecution(ctx, ex.ID, wait)
@@ -192,6 +197,24 @@ func (h *handler) createAPIExecution(c *fiber.Ctx) error {
 		c.Location("/api/v1/executions/" + ex.ID.String())
 	}
 	return c.Status(status).JSON(out)
+}
+
+// requestedAPIExecution is the API view of ex, just requested by u, as
+// apiExecutionFull would read it back.
+func requestedAPIExecution(b *models.Bot, ex *models.Execution, u *models.User) apiExecution {
+	r := &models.ExecutionRow{
+		ID: ex.ID, BotID: ex.BotID, VersionID: ex.VersionID, Status: ex.Status, Trigger: ex.Trigger,
+		Attempt: ex.Attempt, MaxAttempts: ex.MaxAttempts, QueuedAt: ex.QueuedAt, RequestedBy: ex.RequestedBy,
+		BotName: b.Name,
+	}
+	if ex.VersionID != nil {
+		n := ex.VersionNumber
+		r.VersionNumber = &n
+	}
+	if ex.RequestedBy != nil && u != nil && *ex.RequestedBy == u.ID {
+		r.RequesterEmail, r.RequesterName = &u.Email, &u.Name
+	}
+	return toAPIExecution(r, ex)
 }
 
 // awaitExecution reports whether execution id finishes within wait.

@@ -57,7 +57,7 @@ func (h *handler) idempotent(next fiber.Handler) fiber.Handler {
 		fp := requestFingerprint(c)
 		// The outcome must be recorded even if the client goes away.
 		ctx := context.WithoutCancel(c.UserContext())
-		rec, started, err := models.BeginIdempotencyKey(ctx, h.DB.Bun, k.ID, key, fp, h.Now())
+		rec, started, err := h.idempotencyKeys.Begin(ctx, k.ID, key, fp, h.Now())
 		if err != nil {
 			return err
 		}
@@ -103,7 +103,7 @@ func (h *handler) runIdempotent(ctx context.Context, c *fiber.Ctx, rec *models.I
 	if loc := c.Response().Header.Peek(fiber.HeaderLocation); len(loc) > 0 {
 		headers[fiber.HeaderLocation] = string(loc)
 	}
-	if err := models.CompleteIdempotencyKey(ctx, h.DB.Bun, rec, status, headers, bytes.Clone(c.Response().Body())); err != nil {
+	if err := h.idempotencyKeys.Complete(ctx, rec, status, headers, bytes.Clone(c.Response().Body())); err != nil {
 		// The work is done and the client gets its response; a retry with
 		// this key answers 409 until the key expires rather than run twice.
 		h.Log.Error("idempotency: store response", "err", err)

@@ -6,6 +6,6 @@ import "github.com/gofiber/fiber/v2"
 // mount it on a route of their own in the real app (the API endpoints that
 // use it live elsewhere).
 func Idempotent(d Deps, next fiber.Handler) fiber.Handler {
-	h := &handler{Deps: d}
+	h := newHandler(d)
 	return h.idempotent(next)
 }

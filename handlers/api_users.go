@@ -46,6 +46,7 @@ func (h *handler) updateAPIUser(c *fiber.Ctx) error {
 		return web.FieldsProblem(fiber.StatusUnprocessableEntity, map[string]string{"role": "is required"})
 	}
 	u, err := models.SetUserRole(c.UserContext(), h.DB.Bun, web.Actor(c), id, models.Role(*in.Role))
+	h.cache.invalidateAuth() // the API sees the change at once
 	if errors.Is(err, models.ErrLastAdmin) {
 		return &models.StateError{Message: "This is the last active admin; make someone else admin first."}
 	}

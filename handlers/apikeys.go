@@ -78,7 +78,9 @@ func (h *handler) revokeAPIKey(c *fiber.Ctx) error {
 	}
 	u := web.CurrentUser(c)
 	// Only the owner's keys are found: another user's key is a 404.
-	if err := models.RevokeAPIKey(c.UserContext(), h.DB.Bun, web.Actor(c), u.ID, id); err != nil {
+	err = models.RevokeAPIKey(c.UserContext(), h.DB.Bun, web.Actor(c), u.ID, id)
+	h.cache.invalidateAuth() // the API refuses the key at once
+	if err != nil {
 		return err
 	}
 	return redirectWithFlash(c, "/settings/api-keys", views.FlashSuccess, "The key has been revoked. Programs using it now get 401.")

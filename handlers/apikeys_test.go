@@ -139,10 +139,14 @@ func TestAPIKeyAuthentication(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	require.Contains(t, body["detail"], "expired")
 
-	// A disabled user's keys stop working at once.
+	// A user disabled by another process (the CLI, another replica): their
+	// keys stop working once the API cache's entry is older than
+	// CODEX32_API_CACHE_TTL (1 s). (Through this process it is at once:
+	// TestAPIAuthCacheInvalidation.)
 	a.Clock.Advance(-2 * time.Hour)
 	_, err := models.SetUserActive(bg, a.DB.Bun, models.SystemActor("test"), u.ID, false)
 	require.NoError(t, err)
+	a.Clock.Advance(time.Second)
 	resp, _ = apiGet(t, a, "/api/v1/me", valid)
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 }

@@ -42,6 +42,9 @@ type Deps struct {
 	// nil: no limit. Mount with web.RateLimit(h.RateLimiter, web.APIKeyID)
 	// after apiAuth.
 	RateLimiter *web.RateLimiter
+	// APICacheTTL is how long /api may reuse an API key check or a bot list
+	// page (CODEX32_API_CACHE_TTL); 0: never (see apiCache).
+	APICacheTTL time.Duration
 	// Now is the clock (tests move it); default time.Now.
 	Now func() time.Time
 }
@@ -69,14 +72,23 @@ func NewApp(d Deps) *fiber.App {
 		d.APIKeyMaxDays = 365
 	}
 	app := web.New(web.Options{Logger: d.Log, Version: d.Version, Secure: d.Secure, ClientIP: d.ClientIP})
-	h := &handler{Deps: d}
+	h := newHandler(d)
+	app.Use(h.cache.invalidateListsAfterWrites)
 	h.routes(app)
 	return app
+}
+
+// newHandler builds the handlers' shared state.
+func newHandler(d Deps) *handler {
+	return &handler{Deps: d, cache: newAPICache(d.APICacheTTL), idempotencyKeys: models.NewIdempotencyKeys(d.DB.Bun)}
 }
 
 type handler struct {
 	Deps
 	setupDone atomic.Bool // once true, stays true
+	cache     *apiCache
+	// idempotencyKeys shares transactions between concurrent requests.
+	idempotencyKeys *models.IdempotencyKeys
 }
 
 // page fills the layout fields every page needs.

@@ -49,6 +49,7 @@ func (h *handler) updateUserRole(c *fiber.Ctx) error {
 		return err
 	}
 	u, err := models.SetUserRole(c.UserContext(), h.DB.Bun, web.Actor(c), id, models.Role(c.FormValue("role")))
+	h.cache.invalidateAuth() // the API sees the change at once
 	return userChanged(c, u, err, "%s is now "+c.FormValue("role")+".")
 }
 
@@ -58,6 +59,7 @@ func (h *handler) disableUser(c *fiber.Ctx) error {
 		return err
 	}
 	u, err := models.SetUserActive(c.UserContext(), h.DB.Bun, web.Actor(c), id, false)
+	h.cache.invalidateAuth() // the API sees the change at once
 	return userChanged(c, u, err, "%s has been disabled and signed out everywhere.")
 }
 
@@ -67,6 +69,7 @@ func (h *handler) enableUser(c *fiber.Ctx) error {
 		return err
 	}
 	u, err := models.SetUserActive(c.UserContext(), h.DB.Bun, web.Actor(c), id, true)
+	h.cache.invalidateAuth() // the API sees the change at once
 	return userChanged(c, u, err, "%s can sign in again.")
 }
 

@@ -32,6 +32,8 @@ type BotQuery struct {
 	Limit    int    // default 25, at most 200
 	// CountCap bounds the count (default CountCap).
 	CountCap int
+	// NoCount skips counting (Total stays 0): the API does not report it.
+	NoCount bool
 }
 
 // BotRow is a bot with what the list shows beside it.
@@ -181,6 +183,9 @@ func QueryBots(ctx context.Context, db bun.IDB, q BotQuery) (*BotPage, error) {
 			c.Time = &t
 		}
 		page.Next = encodeCursor(c)
+	}
+	if q.NoCount {
+		return page, nil
 	}
 	capAt := q.CountCap
 	if capAt <= 0 {

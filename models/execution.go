@@ -37,6 +37,10 @@ type Execution struct {
 	CancelRequestedAt *time.Time      `bun:"cancel_requested_at"`
 	WorkerID          *string         `bun:"worker_id"`
 	RetryAt           *time.Time      `bun:"retry_at"`
+
+	// VersionNumber is the number of VersionID, set when the execution is
+	// requested (not stored: the version row has it).
+	VersionNumber int `bun:"-"`
 }
 
 // ExecAttempt is the record of one attempt, kept on the execution.

@@ -43,7 +43,7 @@ func RunnableBot(ctx context.Context, db bun.IDB, botID uuid.UUID) (*Bot, *BotVe
 // bot.execute audit row inside tx; the caller enqueues the job in the same
 // transaction, so a rollback leaves none of the three.
 func InsertRequestedExecution(ctx context.Context, tx bun.Tx, actor Actor, v *BotVersion, e *Execution) error {
-	e.BotID, e.VersionID, e.Status, e.Attempt = v.BotID, &v.ID, ExecQueued, 0
+	e.BotID, e.VersionID, e.VersionNumber, e.Status, e.Attempt = v.BotID, &v.ID, v.Number, ExecQueued, 0
 	if e.RequestedBy == nil {
 		e.RequestedBy = actor.UserID
 	}
@@ -75,7 +75,7 @@ func InsertRequestedExecutions(ctx context.Context, tx bun.Tx, rs []RequestedExe
 	t := now()
 	for i, r := range rs {
 		e, v := r.Execution, r.Version
-		e.BotID, e.VersionID, e.Status, e.Attempt = v.BotID, &v.ID, ExecQueued, 0
+		e.BotID, e.VersionID, e.VersionNumber, e.Status, e.Attempt = v.BotID, &v.ID, v.Number, ExecQueued, 0
 		if e.RequestedBy == nil {
 			e.RequestedBy = r.Actor.UserID
 		}

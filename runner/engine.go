@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
+	"github.com/codex32/codex32/internal/batch"
 	"github.com/codex32/codex32/models"
 )
 
@@ -64,9 +65,9 @@ type Engine struct {
 
 	configs sync.Map // version id → Config (versions are immutable)
 
-	requests *batcher[requestItem, requestResult]
-	claims   *batcher[models.Claim, *models.Execution]
-	finishes *batcher[models.Finish, error]
+	requests *batch.Batcher[requestItem, requestResult]
+	claims   *batch.Batcher[models.Claim, *models.Execution]
+	finishes *batch.Batcher[models.Finish, error]
 
 	running   sync.Map // execution id → context.CancelCauseFunc
 	upkeepCtx context.Context
@@ -133,7 +134,7 @@ type RunRequest struct {
 // Concurrent requests share transactions (see flushRequests): under load
 // many executions are queued per commit, and an idle engine adds no wait.
 func (e *Engine) Request(ctx context.Context, actor models.Actor, r RunRequest) (*models.Execution, error) {
-	res, err := e.requests.do(ctx, requestItem{actor: actor, r: r})
+	res, err := e.requests.Do(ctx, requestItem{actor: actor, r: r})
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/codex32/codex32/internal/batch"
 	"github.com/codex32/codex32/models"
 )
 
@@ -20,8 +21,8 @@ const (
 )
 
 func (e *Engine) initBatchers() {
-	e.requests = newBatcher(requestBatch, e.flushRequests)
-	e.claims = newBatcher(claimBatch, func(ctx context.Context, cs []models.Claim) ([]*models.Execution, error) {
+	e.requests = batch.New(requestBatch, e.flushRequests)
+	e.claims = batch.New(claimBatch, func(ctx context.Context, cs []models.Claim) ([]*models.Execution, error) {
 		got, err := models.ClaimExecutions(ctx, e.db, e.cfg.WorkerID, cs)
 		if err != nil {
 			return nil, err
@@ -32,7 +33,7 @@ func (e *Engine) initBatchers() {
 		}
 		return out, nil
 	})
-	e.finishes = newBatcher(finishBatch, func(ctx context.Context, fs []models.Finish) ([]error, error) {
+	e.finishes = batch.New(finishBatch, func(ctx context.Context, fs []models.Finish) ([]error, error) {
 		return models.FinishExecutions(ctx, e.db, fs, models.FinishOptions{
 			ErrorAfterFailures: e.cfg.ErrorAfterFailures,
 			Enqueue:            e.queue.enqueue,
@@ -42,7 +43,7 @@ func (e *Engine) initBatchers() {
 
 // work runs one attempt: claim it, run the bot kind, record the outcome.
 func (e *Engine) work(ctx context.Context, args ExecuteArgs) error {
-	ex, err := e.claims.do(ctx, models.Claim{ID: args.ExecutionID, Attempt: args.Attempt})
+	ex, err := e.claims.Do(ctx, models.Claim{ID: args.ExecutionID, Attempt: args.Attempt})
 	if err != nil {
 		return fmt.Errorf("claim execution %s: %w", args.ExecutionID, err)
 	}
@@ -165,7 +166,7 @@ func (e *Engine) record(f models.Finish) error {
 	for try, wait := 0, 100*time.Millisecond; try < 10; try, wait = try+1, min(wait*2, 10*time.Second) {
 		var itemErr error
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		itemErr, err = e.finishes.do(ctx, f)
+		itemErr, err = e.finishes.Do(ctx, f)
 		cancel()
 		if err == nil {
 			if itemErr != nil {

@@ -50,14 +50,15 @@ type Config struct {
 	OIDCClientSecret   string `env:"OIDC_CLIENT_SECRET" help:"OpenID Connect client secret"`
 	OIDCName           string `env:"OIDC_NAME" envDefault:"Single sign-on" help:"label of the OIDC sign-in button"`
 
-	AllowedEmailDomains []string `env:"CODEX32_ALLOWED_EMAIL_DOMAINS" envSeparator:"," help:"comma-separated email domains allowed to sign in with Google/OIDC (empty: any)"`
-	GitHubAllowedOrgs   []string `env:"CODEX32_GITHUB_ALLOWED_ORGS" envSeparator:"," help:"comma-separated GitHub organisations whose members may sign in with GitHub (empty: any)"`
-	Signup              string   `env:"CODEX32_SIGNUP" envDefault:"off" help:"off (only existing users sign in) or allowed-domains (SSO users who pass the domain/org rules get an account)"`
-	DefaultRole         string   `env:"CODEX32_DEFAULT_ROLE" envDefault:"viewer" help:"role of users created by SSO sign-up: viewer, user or api_user"`
-	AdminEmails         []string `env:"CODEX32_ADMIN_EMAILS" envSeparator:"," help:"comma-separated emails that SSO sign-in makes admin (verified emails only)"`
-	AccountLinking      bool     `env:"CODEX32_ACCOUNT_LINKING" envDefault:"false" help:"let a second sign-in provider attach to an existing account when both emails are verified"`
-	APIKeyMaxDays       int      `env:"CODEX32_API_KEY_MAX_DAYS" envDefault:"365" help:"longest lifetime, in days, an API key may be given"`
-	APIRateLimit        string   `env:"CODEX32_API_RATE_LIMIT" envDefault:"600/min" help:"requests each API key may make to /api, as N/sec, N/min or N/hour, per server process (0 = no limit)"`
+	AllowedEmailDomains []string      `env:"CODEX32_ALLOWED_EMAIL_DOMAINS" envSeparator:"," help:"comma-separated email domains allowed to sign in with Google/OIDC (empty: any)"`
+	GitHubAllowedOrgs   []string      `env:"CODEX32_GITHUB_ALLOWED_ORGS" envSeparator:"," help:"comma-separated GitHub organisations whose members may sign in with GitHub (empty: any)"`
+	Signup              string        `env:"CODEX32_SIGNUP" envDefault:"off" help:"off (only existing users sign in) or allowed-domains (SSO users who pass the domain/org rules get an account)"`
+	DefaultRole         string        `env:"CODEX32_DEFAULT_ROLE" envDefault:"viewer" help:"role of users created by SSO sign-up: viewer, user or api_user"`
+	AdminEmails         []string      `env:"CODEX32_ADMIN_EMAILS" envSeparator:"," help:"comma-separated emails that SSO sign-in makes admin (verified emails only)"`
+	AccountLinking      bool          `env:"CODEX32_ACCOUNT_LINKING" envDefault:"false" help:"let a second sign-in provider attach to an existing account when both emails are verified"`
+	APIKeyMaxDays       int           `env:"CODEX32_API_KEY_MAX_DAYS" envDefault:"365" help:"longest lifetime, in days, an API key may be given"`
+	APICacheTTL         time.Duration `env:"CODEX32_API_CACHE_TTL" envDefault:"1s" help:"how long the API may reuse an API key check or a GET /api/v1/bots page; changes made through the same process show at once, others within this time (0 = off)"`
+	APIRateLimit        string        `env:"CODEX32_API_RATE_LIMIT" envDefault:"600/min" help:"requests each API key may make to /api, as N/sec, N/min or N/hour, per server process (0 = no limit)"`
 
 	Workers            int           `env:"CODEX32_WORKERS" envDefault:"100" help:"executions one process runs at a time (serve and worker); 0 = serve runs no workers"`
 	ScriptProcesses    int           `env:"CODEX32_SCRIPT_PROCESSES" envDefault:"0" help:"sandbox processes running script bots (0 = one per CPU); each runs one script at a time"`
@@ -300,6 +301,9 @@ func (c *Config) validateAuth() error {
 	}
 	if c.APIRate, err = ParseRate(c.APIRateLimit); err != nil {
 		return &Error{Setting: "CODEX32_API_RATE_LIMIT", Problem: err.Error()}
+	}
+	if c.APICacheTTL < 0 || c.APICacheTTL > time.Minute {
+		return &Error{Setting: "CODEX32_API_CACHE_TTL", Problem: fmt.Sprintf("%s is not between 0 and 1m", c.APICacheTTL)}
 	}
 	return c.validateEngine()
 }

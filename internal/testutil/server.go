@@ -42,6 +42,7 @@ type appOptions struct {
 	workers       int
 	rateN         int
 	ratePeriod    time.Duration
+	apiCache      time.Duration
 }
 
 // WithWorkers runs n execution workers in the app (scripts included);
@@ -54,6 +55,11 @@ func WithWorkers(n int) AppOption { return func(o *appOptions) { o.workers = n }
 func WithAPIRateLimit(n int, period time.Duration) AppOption {
 	return func(o *appOptions) { o.rateN, o.ratePeriod = n, period }
 }
+
+// WithAPICache sets CODEX32_API_CACHE_TTL (default 1s, as in production;
+// the app's Clock stands still, so a test that changes the database behind
+// the app's back advances it by the TTL, as a real client would wait).
+func WithAPICache(ttl time.Duration) AppOption { return func(o *appOptions) { o.apiCache = ttl } }
 
 // FreshInstance leaves first-run setup to be done (by default it is done).
 func FreshInstance() AppOption { return func(o *appOptions) { o.freshInstance = true } }
@@ -78,7 +84,7 @@ const TestSessionKey = "test-session-key-0123456789abcdef0123456789"
 // NewApp builds the app on a fresh, migrated database.
 func NewApp(t testing.TB, opts ...AppOption) *App {
 	t.Helper()
-	o := appOptions{idle: 24 * time.Hour, maxAge: 7 * 24 * time.Hour, rateN: 600, ratePeriod: time.Minute}
+	o := appOptions{idle: 24 * time.Hour, maxAge: 7 * 24 * time.Hour, rateN: 600, ratePeriod: time.Minute, apiCache: time.Second}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -115,6 +121,7 @@ func NewApp(t testing.TB, opts ...AppOption) *App {
 	app := handlers.NewApp(handlers.Deps{
 		DB: db, Log: log, Version: "test", Schema: m, Sessions: store, ClientIP: web.ClientIP(o.proxies),
 		Secure: o.secure, APIKeyMaxDays: 365, SSO: sso, Secrets: box, Now: clock.Now, Engine: eng, RateLimiter: limiter,
+		APICacheTTL: o.apiCache,
 	})
 	return &App{Fiber: app, DB: db, Migrator: m, Sessions: store, Clock: clock, Secrets: box, Engine: eng, RateLimiter: limiter}
 }

@@ -1,14 +1,16 @@
-package runner
+// Package batch lets concurrent callers share one flush (typically one
+// database transaction): whatever arrives while a flush runs goes into the
+// next one, so there is no added wait when idle and few commits under load.
+package batch
 
 import (
 	"context"
 	"sync"
 )
 
-// batcher collects requests that arrive while the previous flush runs and
-// handles them in one flush: one database transaction for many executions
-// under load, no added wait when idle.
-type batcher[T, R any] struct {
+// Batcher collects values that arrive while the previous flush runs and
+// hands them to the next flush together, at most max at a time.
+type Batcher[T, R any] struct {
 	in    chan batchItem[T, R]
 	flush func(ctx context.Context, items []T) ([]R, error)
 	max   int
@@ -26,12 +28,18 @@ type batchResult[R any] struct {
 	err error
 }
 
-func newBatcher[T, R any](max int, flush func(context.Context, []T) ([]R, error)) *batcher[T, R] {
-	return &batcher[T, R]{in: make(chan batchItem[T, R], max), flush: flush, max: max}
+// New returns a batcher calling flush with up to max values; flush returns
+// one result per value, or an error that every caller in the batch gets.
+// The batcher's goroutine starts with the first Do and lives as long as
+// the process.
+func New[T, R any](max int, flush func(context.Context, []T) ([]R, error)) *Batcher[T, R] {
+	return &Batcher[T, R]{in: make(chan batchItem[T, R], max), flush: flush, max: max}
 }
 
-// do submits v and waits for its result.
-func (b *batcher[T, R]) do(ctx context.Context, v T) (R, error) {
+// Do submits v and waits for its result. Once v is accepted its flush runs
+// whatever ctx says (a value handed over is always written); ctx only
+// bounds the wait to be accepted.
+func (b *Batcher[T, R]) Do(ctx context.Context, v T) (R, error) {
 	b.once.Do(func() { go b.loop() })
 	it := batchItem[T, R]{ctx: ctx, v: v, out: make(chan batchResult[R], 1)}
 	var zero R
@@ -44,7 +52,7 @@ func (b *batcher[T, R]) do(ctx context.Context, v T) (R, error) {
 	return res.r, res.err
 }
 
-func (b *batcher[T, R]) loop() {
+func (b *Batcher[T, R]) loop() {
 	items := make([]batchItem[T, R], 0, b.max)
 	for first := range b.in {
 		items = append(items[:0], first)
