@@ -10,21 +10,29 @@ import (
 	"github.com/codex32/codex32/web"
 )
 
-// apiMaxUsers is how many users the list gives (newest first); see the
-// contract: next_cursor is null until the users list pages.
-const apiMaxUsers = 500
-
-// listAPIUsers is the users page as JSON (?q= searches email, username, name).
+// listAPIUsers is the users page as JSON (?q= searches email, username,
+// name), newest first, in keyset pages like the bots list.
 func (h *handler) listAPIUsers(c *fiber.Ctx) error {
-	users, err := models.ListUsers(c.UserContext(), h.DB.Bun, models.UserFilter{Search: strings.TrimSpace(c.Query("q")), Limit: apiMaxUsers})
-	if err != nil {
+	qe := queryErrors{}
+	f := models.UserFilter{
+		Search: strings.TrimSpace(c.Query("q")),
+		After:  c.Query("cursor"),
+		Limit:  qe.limit(c, 50, 200),
+	}
+	if err := qe.err(); err != nil {
 		return err
 	}
-	items := make([]apiUser, len(users))
-	for i, u := range users {
+	page, err := models.QueryUsers(c.UserContext(), h.DB.Bun, f)
+	if _, ok := validationFields(err); ok {
+		return web.FieldsProblem(fiber.StatusBadRequest, map[string]string{"cursor": "is not a valid page cursor"})
+	} else if err != nil {
+		return err
+	}
+	items := make([]apiUser, len(page.Users))
+	for i, u := range page.Users {
 		items[i] = toAPIUser(u)
 	}
-	return c.JSON(newAPIPage(items, ""))
+	return c.JSON(newAPIPage(items, page.Next))
 }
 
 type apiUserUpdate struct {

@@ -30,6 +30,12 @@ type Deps struct {
 	ClientIP func(*fiber.Ctx) string
 	// Secure: the public URL is https.
 	Secure bool
+	// BaseURL is the public URL of the site (CODEX32_BASE_URL, no trailing
+	// slash), e.g. https://codex32.example.com. When set, the URLs the app
+	// hands out to be called from elsewhere (webhook URLs, a webhook reply's
+	// status_url) are built on it; when empty, on the request's scheme and
+	// host.
+	BaseURL string
 	// APIKeyMaxDays caps API key lifetimes.
 	APIKeyMaxDays int
 	// SSO holds the enabled single sign-on providers (may be nil).
@@ -71,6 +77,7 @@ func NewApp(d Deps) *fiber.App {
 	if d.APIKeyMaxDays == 0 {
 		d.APIKeyMaxDays = 365
 	}
+	d.BaseURL = strings.TrimSuffix(d.BaseURL, "/")
 	app := web.New(web.Options{Logger: d.Log, Version: d.Version, Secure: d.Secure, ClientIP: d.ClientIP})
 	h := newHandler(d)
 	app.Use(h.cache.invalidateListsAfterWrites)

@@ -96,8 +96,13 @@ func webhookInput(contentType string, body []byte) (json.RawMessage, int, string
 	return wrapped, 0, ""
 }
 
-// hookBase is scheme://host of this site as the request reached it.
+// hookBase is scheme://host of this site: the configured public base URL,
+// else as the request reached it (behind a proxy that rewrites the host,
+// only the former is the address callers can use).
 func (h *handler) hookBase(c *fiber.Ctx) string {
+	if h.BaseURL != "" {
+		return h.BaseURL
+	}
 	scheme := c.Protocol()
 	if h.Secure {
 		scheme = "https"
@@ -170,7 +175,9 @@ func (h *handler) receiveWebhook(c *fiber.Ctx) error {
 	if err := models.TouchWebhook(ctx, h.DB.Bun, w, h.Now()); err != nil {
 		h.Log.Warn("webhook: record call", "webhook", w.ID, "err", err)
 	}
-	statusURL := h.hookBase(c) + "/executions/" + ex.ID.String()
+	// The caller is a program: point it at the API resource (read with an
+	// API key), not the HTML page.
+	statusURL := h.hookBase(c) + "/api/v1/executions/" + ex.ID.String()
 	if w.SyncTimeoutSeconds > 0 {
 		done, err := h.awaitWebhookExecution(ctx, ex.ID, time.Duration(w.SyncTimeoutSeconds)*time.Second)
 		if err != nil {

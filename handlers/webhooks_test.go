@@ -119,7 +119,7 @@ func TestWebhookManagementFromTheTriggersTab(t *testing.T) {
 	require.Equal(t, models.TriggerWebhook, ex.Trigger)
 	require.JSONEq(t, body, string(ex.Input))
 	require.Nil(t, ex.RequestedBy)
-	require.Equal(t, "http://example.com/executions/"+ex.ID.String(), got.body["status_url"])
+	require.Equal(t, "http://example.com/api/v1/executions/"+ex.ID.String(), got.body["status_url"])
 	var audit models.AuditLog
 	require.NoError(t, a.DB.Bun.NewSelect().Model(&audit).Where("action = 'bot.execute'").Where("resource_id = ?", ex.ID.String()).Scan(bg))
 	hooks, err := models.ListWebhooks(bg, a.DB.Bun, b.ID)
@@ -334,7 +334,7 @@ func TestWebhookSynchronousReply(t *testing.T) {
 	require.Equal(t, "success", r.body["status"])
 	require.Equal(t, map[string]any{"echo": "hi", "n": float64(42)}, r.body["output"])
 	require.NotEmpty(t, r.body["execution_id"])
-	require.Contains(t, r.body["status_url"], "/executions/")
+	require.Equal(t, "http://example.com/api/v1/executions/"+r.body["execution_id"].(string), r.body["status_url"])
 	require.Contains(t, r.body, "duration_ms")
 
 	fails := script("fails", `function main() { throw new Error("no luck") }`)

@@ -9,14 +9,46 @@ import (
 	"github.com/uptrace/bun"
 )
 
-// UserFilter narrows ListUsers.
+// UserFilter narrows ListUsers and QueryUsers.
 type UserFilter struct {
 	Search string // matches email, username or name, case-insensitively
+	After  string // QueryUsers: cursor from the previous page's Next
 	Limit  int    // default 100, at most 500
 }
 
-// ListUsers returns users, newest first.
+// UserPage is one page of QueryUsers.
+type UserPage struct {
+	Users []*User
+	Next  string // cursor of the next page ("" on the last)
+}
+
+// ListUsers returns one page of users, newest first: QueryUsers for
+// callers that do not page on.
 func ListUsers(ctx context.Context, db bun.IDB, f UserFilter) ([]*User, error) {
+	p, err := QueryUsers(ctx, db, f)
+	if err != nil {
+		return nil, err
+	}
+	return p.Users, nil
+}
+
+// QueryUsers returns one page of users, newest first. Pages are
+// keyset-paginated on (created_at, id), the users_created_at_idx order, so
+// a later page costs what the first does and a user added meanwhile
+// neither repeats nor hides a row of the pages after it.
+func QueryUsers(ctx context.Context, db bun.IDB, f UserFilter) (*UserPage, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 500)
+	after, err := decodeCursor(f.After)
+	if err != nil {
+		return nil, err
+	}
+	if after != nil && after.Time == nil {
+		return nil, &ValidationError{Fields: map[string]string{"after": "is not a valid page cursor"}}
+	}
 	var users []*User
 	q := db.NewSelect().Model(&users)
 	if s := strings.TrimSpace(f.Search); s != "" {
@@ -27,14 +59,20 @@ func ListUsers(ctx context.Context, db bun.IDB, f UserFilter) ([]*User, error) {
 				WhereOr("lower(u.name) LIKE ? ESCAPE '\\'", like)
 		})
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
+	if after != nil {
+		q = q.Where("(u.created_at, u.id) < (?, ?)", after.Time.UTC(), after.ID)
 	}
-	if err := q.Order("u.created_at DESC", "u.id DESC").Limit(int64(min(limit, 500))).Scan(ctx); err != nil {
+	if err := q.Order("u.created_at DESC", "u.id DESC").Limit(int64(limit + 1)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("users: list: %w", err)
 	}
-	return users, nil
+	page := &UserPage{Users: users}
+	if len(users) > limit {
+		page.Users = users[:limit]
+		last := page.Users[limit-1]
+		t := last.CreatedAt
+		page.Next = encodeCursor(cursor{ID: last.ID, Time: &t})
+	}
+	return page, nil
 }
 
 func escapeLike(s string) string {

@@ -133,7 +133,7 @@ func buildApp(cfg *config.Config, db *models.DB, m *migrations.Migrator, log *sl
 		ClientIP: web.ClientIP(cfg.TrustedProxies), Secure: cfg.Secure(),
 		APIKeyMaxDays: cfg.APIKeyMaxDays, SSO: sso, Secrets: box, Engine: eng,
 		RateLimiter: web.NewRateLimiter(cfg.APIRate.N, cfg.APIRate.Period, nil),
-		APICacheTTL: cfg.APICacheTTL,
+		APICacheTTL: cfg.APICacheTTL, BaseURL: cfg.PublicBaseURL(),
 	}), nil
 }
 

@@ -77,6 +77,8 @@ type Config struct {
 	Level slog.Level `env:"-"`
 	// APIRate is derived from APIRateLimit by Validate.
 	APIRate Rate `env:"-"`
+	// baseURLDefaulted: Validate filled BaseURL in (CODEX32_BASE_URL unset).
+	baseURLDefaulted bool
 }
 
 // Rate is a request rate: N requests per Period. The zero Rate is no limit.
@@ -221,8 +223,20 @@ func (c *Config) Validate() error {
 // Secure reports whether the public URL is https (secure cookies, HSTS).
 func (c *Config) Secure() bool { return strings.HasPrefix(c.BaseURL, "https://") }
 
+// PublicBaseURL is CODEX32_BASE_URL as configured (normalised), or "" when
+// it was not set: BaseURL then holds a localhost default that suits OAuth
+// callbacks in development but not URLs handed to other machines, which
+// should rather follow the request's host (handlers.Deps.BaseURL).
+func (c *Config) PublicBaseURL() string {
+	if c.baseURLDefaulted {
+		return ""
+	}
+	return c.BaseURL
+}
+
 func (c *Config) validateAuth() error {
 	if c.BaseURL == "" {
+		c.baseURLDefaulted = true
 		_, port, _ := net.SplitHostPort(c.Addr)
 		c.BaseURL = "http://localhost:" + port
 	}

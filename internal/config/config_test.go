@@ -115,6 +115,7 @@ func TestProductionNeedsASessionSecret(t *testing.T) {
 	require.Len(t, cfg.SessionSecret, 2, "rotation: several keys")
 	require.True(t, cfg.Secure())
 	require.Equal(t, "https://codex32.example.com", cfg.BaseURL)
+	require.Equal(t, "https://codex32.example.com", cfg.PublicBaseURL(), "set: URLs for other machines use it")
 }
 
 func TestAuthSettingsAreNormalised(t *testing.T) {
@@ -124,6 +125,7 @@ func TestAuthSettingsAreNormalised(t *testing.T) {
 		"CODEX32_GITHUB_ALLOWED_ORGS": "Acme"})
 	require.NoError(t, err)
 	require.Equal(t, "http://localhost:9000", cfg.BaseURL, "default base URL follows the port")
+	require.Empty(t, cfg.PublicBaseURL(), "the default is not a public URL: webhook URLs follow the request's host")
 	require.False(t, cfg.Secure())
 	require.Equal(t, []string{"example.com", "corp.example"}, cfg.AllowedEmailDomains)
 	require.Equal(t, []string{"boss@example.com"}, cfg.AdminEmails)

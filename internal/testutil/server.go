@@ -43,7 +43,12 @@ type appOptions struct {
 	rateN         int
 	ratePeriod    time.Duration
 	apiCache      time.Duration
+	baseURL       string
 }
+
+// WithBaseURL sets the public base URL (CODEX32_BASE_URL → Deps.BaseURL);
+// by default it is unset and URLs follow the request's host.
+func WithBaseURL(u string) AppOption { return func(o *appOptions) { o.baseURL = u } }
 
 // WithWorkers runs n execution workers in the app (scripts included);
 // without it the engine only enqueues.
@@ -121,7 +126,7 @@ func NewApp(t testing.TB, opts ...AppOption) *App {
 	app := handlers.NewApp(handlers.Deps{
 		DB: db, Log: log, Version: "test", Schema: m, Sessions: store, ClientIP: web.ClientIP(o.proxies),
 		Secure: o.secure, APIKeyMaxDays: 365, SSO: sso, Secrets: box, Now: clock.Now, Engine: eng, RateLimiter: limiter,
-		APICacheTTL: o.apiCache,
+		APICacheTTL: o.apiCache, BaseURL: o.baseURL,
 	})
 	return &App{Fiber: app, DB: db, Migrator: m, Sessions: store, Clock: clock, Secrets: box, Engine: eng, RateLimiter: limiter}
 }
