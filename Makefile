@@ -6,7 +6,7 @@ GO ?= go
 GOTESTFLAGS ?= -race -count=1 -timeout 15m
 PKGS ?= ./...
 
-.PHONY: run build test test-sqlite test-postgres generate css lint bench bench-sqlite bench-postgres perf-pages perf-engine
+.PHONY: run build test test-sqlite test-postgres generate css lint bench bench-sqlite bench-postgres perf-pages perf-engine perf-api
 
 run:
 	$(GO) run ./cmd/codex32
@@ -89,3 +89,14 @@ perf-engine:
 	if [ -n "$${TEST_DATABASE_URL:-}" ]; then $(GO) test -v -count=1 -timeout 30m -run 'TestEnginePerformance' ./runner/ | grep -E "RESULT|FAIL|ok"; \
 	else $(GO) run ./internal/withpg -- $(GO) test -v -count=1 -timeout 30m -run 'TestEnginePerformance' ./runner/ | grep -E "RESULT|FAIL|ok"; fi; \
 	echo "==> Worker memory"; env -u TEST_DATABASE_URL $(GO) test -v -count=1 -timeout 30m -run 'TestWorkerMemory' ./cmd/codex32/ | grep -E "RESULT|FAIL|ok"
+
+# API load (vegeta beside a real `codex32 serve`, see cmd/codex32/api_perf_test.go):
+# POST /api/v1/bots/{id}/executions with Idempotency-Keys at 500/s and
+# GET /api/v1/bots?limit=50 at 3,000/s, on a throwaway durable Postgres
+# (asserted), then on SQLite (reported only).
+perf-api:
+	@export CODEX32_PERF_API=1; \
+	echo "==> Postgres (fsync on)"; export WITHPG_DURABLE=1; \
+	if [ -n "$${TEST_DATABASE_URL:-}" ]; then $(GO) test -v -count=1 -timeout 30m -run 'TestAPIPerformance' ./cmd/codex32/ | grep -E "RESULT|Error|FAIL|ok"; \
+	else $(GO) run ./internal/withpg -- $(GO) test -v -count=1 -timeout 30m -run 'TestAPIPerformance' ./cmd/codex32/ | grep -E "RESULT|Error|FAIL|ok"; fi; \
+	echo "==> SQLite (reported only)"; env -u TEST_DATABASE_URL $(GO) test -v -count=1 -timeout 30m -run 'TestAPIPerformance' ./cmd/codex32/ | grep -E "RESULT|Error|FAIL|ok"

@@ -3,12 +3,14 @@ package handlers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
+	"github.com/uptrace/bun"
 
 	"github.com/codex32/codex32/models"
 	"github.com/codex32/codex32/runner"
@@ -170,14 +172,13 @@ func (h *handler) createAPIExecution(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ex, err := eng.Request(ctx, web.Actor(c), runner.RunRequest{BotID: b.ID, Input: input, Trigger: models.TriggerAPI})
+	req := runner.RunRequest{BotID: b.ID, Input: input, Trigger: models.TriggerAPI}
+	if wait == 0 {
+		return h.runAndAnswerAtOnce(c, eng, b, req)
+	}
+	ex, err := eng.Request(ctx, web.Actor(c), req)
 	if err != nil {
 		return err
-	}
-	if wait == 0 {
-		// Nothing to read back: the response is what was just inserted.
-		c.Location("/api/v1/executions/" + ex.ID.String())
-		return c.Status(fiber.StatusAccepted).JSON(requestedAPIExecution(b, ex, web.CurrentUser(c)))
 	}
 	status := fiber.StatusAccepted
 	if wait > 0 {
@@ -197,6 +198,55 @@ func (h *handler) createAPIExecution(c *fiber.Ctx) error {
 		c.Location("/api/v1/executions/" + ex.ID.String())
 	}
 	return c.Status(status).JSON(out)
+}
+
+// runAndAnswerAtOnce requests the run and answers 202 with the execution as
+// inserted (nothing to read back). Under an Idempotency-Key the response is
+// stored in the transaction that queues the execution: both commit or
+// neither, with one commit instead of two.
+func (h *handler) runAndAnswerAtOnce(c *fiber.Ctx, eng *runner.Engine, b *models.Bot, req runner.RunRequest) error {
+	u := web.CurrentUser(c)
+	var body []byte
+	answer := func(ex *models.Execution) (map[string]string, error) {
+		var err error
+		body, err = json.Marshal(requestedAPIExecution(b, ex, u))
+		return map[string]string{fiber.HeaderContentType: fiber.MIMEApplicationJSON, fiber.HeaderLocation: "/api/v1/executions/" + ex.ID.String()}, err
+	}
+	stored := false
+	req.Claim = idempotencyClaimOf(c)
+	rec := idempotencyKeyOf(c)
+	if rec == nil {
+		rec = req.Claim
+	}
+	if rec != nil {
+		req.Also = func(ctx context.Context, tx bun.IDB, ex *models.Execution) error {
+			headers, err := answer(ex)
+			if err != nil {
+				return err
+			}
+			err = models.CompleteIdempotencyKey(ctx, tx, rec, fiber.StatusAccepted, headers, body)
+			stored = err == nil
+			if errors.Is(err, models.ErrNotFound) {
+				return nil // released meanwhile: nothing to store it in
+			}
+			return err
+		}
+	}
+	ex, err := eng.Request(c.UserContext(), web.Actor(c), req)
+	if err != nil {
+		return err
+	}
+	headers, err := answer(ex)
+	if err != nil {
+		return err
+	}
+	if stored {
+		markIdempotencyStored(c)
+	}
+	for k, v := range headers {
+		c.Set(k, v)
+	}
+	return c.Status(fiber.StatusAccepted).Send(body)
 }
 
 // requestedAPIExecution is the API view of ex, just requested by u, as
@@ -271,4 +321,11 @@ func (h *handler) cancelAPIExecution(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(out)
+}
+
+// runsAtOnce: a run request without ?wait, answered as soon as it is
+// queued (its Idempotency-Key is claimed in the queueing transaction).
+func runsAtOnce(c *fiber.Ctx) bool {
+	wait, err := waitParam(c)
+	return err == nil && wait == 0
 }

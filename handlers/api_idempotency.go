@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/codex32/codex32/models"
+	"github.com/codex32/codex32/runner"
 	"github.com/codex32/codex32/web"
 )
 
@@ -79,6 +81,7 @@ func (h *handler) runIdempotent(ctx context.Context, c *fiber.Ctx, rec *models.I
 			}
 		}
 	}()
+	c.Locals(localIdempotencyKey, rec)
 	if err := next(c); err != nil {
 		// Render the error now, so the response to store is the one the
 		// client gets (the app's error handler would run only after us).
@@ -89,12 +92,22 @@ func (h *handler) runIdempotent(ctx context.Context, c *fiber.Ctx, rec *models.I
 		}
 	}
 	finished = true
+	if stored, _ := c.Locals(localIdempotencyStored).(bool); stored {
+		return nil // next stored the response with its own writes
+	}
+	h.storeResponse(ctx, c, rec)
+	return nil
+}
+
+// storeResponse stores the response c carries (status < 500) under rec, or
+// forgets rec (5xx) so that a retry runs again.
+func (h *handler) storeResponse(ctx context.Context, c *fiber.Ctx, rec *models.IdempotencyKey) {
 	status := c.Response().StatusCode()
 	if status >= fiber.StatusInternalServerError {
 		if err := models.ReleaseIdempotencyKey(ctx, h.DB.Bun, rec); err != nil {
 			h.Log.Error("idempotency: release after server error", "err", err)
 		}
-		return nil
+		return
 	}
 	headers := map[string]string{}
 	if ct := c.Response().Header.ContentType(); len(ct) > 0 {
@@ -108,7 +121,92 @@ func (h *handler) runIdempotent(ctx context.Context, c *fiber.Ctx, rec *models.I
 		// this key answers 409 until the key expires rather than run twice.
 		h.Log.Error("idempotency: store response", "err", err)
 	}
-	return nil
+}
+
+// Locals the idempotent middleware shares with the handler it wraps.
+const (
+	localIdempotencyClaim  = "codex32.idempotency_claim"  // *models.IdempotencyKey to insert with the work
+	localIdempotencyKey    = "codex32.idempotency_key"    // *models.IdempotencyKey being answered
+	localIdempotencyStored = "codex32.idempotency_stored" // true: the handler stored the response
+)
+
+// idempotencyKeyOf returns the Idempotency-Key record the request claimed,
+// or nil. A handler that can store its own response in the transaction that
+// does its work (atomically, and sparing a commit) calls
+// models.CompleteIdempotencyKey there and then markIdempotencyStored.
+func idempotencyKeyOf(c *fiber.Ctx) *models.IdempotencyKey {
+	rec, _ := c.Locals(localIdempotencyKey).(*models.IdempotencyKey)
+	return rec
+}
+
+func markIdempotencyStored(c *fiber.Ctx) { c.Locals(localIdempotencyStored, true) }
+
+// idempotencyClaimOf returns the claim idempotentInTx left for the handler:
+// it inserts it in the transaction that does the work (runner.RunRequest's
+// Claim) and stores its response there too.
+func idempotencyClaimOf(c *fiber.Ctx) *models.IdempotencyKey {
+	rec, _ := c.Locals(localIdempotencyClaim).(*models.IdempotencyKey)
+	return rec
+}
+
+// idempotentInTx is idempotent for a handler that can claim the key, do its
+// work and store its response in one transaction (the run endpoint without
+// ?wait): one commit instead of three, and the key is never seen in flight
+// — a concurrent duplicate waits for that commit and gets the replay. When
+// inTx says the request is not such a one, it is plain idempotent.
+//
+// The handler finds the claim with idempotencyClaimOf. If the key was
+// recorded already it fails with runner.ErrIdempotencyKeyTaken and the
+// recorded request is replayed (or 422), as idempotent does. Errors the
+// handler answers before its transaction (400, 403, 404, 409, 422) are
+// stored afterwards like any response, unless a concurrent duplicate got
+// the key first, whose answer is then given.
+func (h *handler) idempotentInTx(inTx func(*fiber.Ctx) bool, next fiber.Handler) fiber.Handler {
+	plain := h.idempotent(next)
+	return func(c *fiber.Ctx) error {
+		values := c.Request().Header.PeekAll(headerIdempotencyKey)
+		k := web.CurrentAPIKey(c)
+		if len(values) == 0 || k == nil || !inTx(c) {
+			return plain(c)
+		}
+		key, err := parseIdempotencyKey(values)
+		if err != nil {
+			return err
+		}
+		fp := requestFingerprint(c)
+		ctx := context.WithoutCancel(c.UserContext())
+		c.Locals(localIdempotencyClaim, models.NewIdempotencyClaim(k.ID, key, fp, h.Now()))
+		err = next(c)
+		c.Locals(localIdempotencyClaim, nil)
+		if err == nil {
+			if stored, _ := c.Locals(localIdempotencyStored).(bool); !stored {
+				h.Log.Error("idempotency: a handler answered without storing its claimed response", "path", c.Path())
+			}
+			return nil
+		}
+		if !errors.Is(err, runner.ErrIdempotencyKeyTaken) {
+			// Answered before claiming: render it and record it like idempotent.
+			if herr := c.App().ErrorHandler(c, err); herr != nil {
+				return herr
+			}
+		} else {
+			c.Response().Reset()
+		}
+		rec, started, berr := h.idempotencyKeys.Begin(ctx, k.ID, key, fp, h.Now())
+		switch {
+		case berr != nil:
+			return berr
+		case !started:
+			c.Response().Reset()
+			return replayIdempotent(c, rec, fp)
+		case errors.Is(err, runner.ErrIdempotencyKeyTaken):
+			// Recorded a moment ago, gone now (expired or released): run.
+			return h.runIdempotent(ctx, c, rec, next)
+		default:
+			h.storeResponse(ctx, c, rec)
+			return nil
+		}
+	}
 }
 
 // replayIdempotent answers a request whose key was seen before.

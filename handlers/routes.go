@@ -36,7 +36,7 @@ func (h *handler) routes(app *fiber.App) {
 	api.Post("/v1/bots/:id/versions/:n/activate", h.apiRequire(write, models.PermBotsRead), h.activateAPIVersion)
 	api.Get("/v1/bots/:id/diff", h.apiRequire(read, models.PermBotsRead), h.showAPIDiff)
 	api.Get("/v1/bots/:id/executions", h.apiRequire(read, models.PermBotsRead), h.listAPIBotExecutions)
-	api.Post("/v1/bots/:id/executions", h.apiRequire(execute, models.PermBotsRead), h.idempotent(h.createAPIExecution))
+	api.Post("/v1/bots/:id/executions", h.apiRequire(execute, models.PermBotsRead), h.idempotentInTx(runsAtOnce, h.createAPIExecution))
 	api.Get("/v1/executions", h.apiRequire(read, models.PermBotsRead), h.listAPIExecutions)
 	api.Get("/v1/executions/:id", h.apiRequire(read, models.PermBotsRead), h.showAPIExecution)
 	api.Post("/v1/executions/:id/cancel", h.apiRequire(execute, models.PermBotsRead), h.cancelAPIExecution)

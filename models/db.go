@@ -34,10 +34,14 @@ const (
 // DB is an open database: Bun for queries, the *sql.DB underneath (River's
 // database/sql drivers use it) and, on Postgres, the pgx pool.
 type DB struct {
-	Bun     *bun.DB
-	SQL     *sql.DB
-	Pool    *pgxpool.Pool // nil on SQLite
-	Dialect Dialect
+	Bun  *bun.DB
+	SQL  *sql.DB
+	Pool *pgxpool.Pool // nil on SQLite
+	// QueuePool is the job queue's (River's workers') own Postgres pool: its
+	// queries carry parameters, so unlike Bun's they are prepared once per
+	// connection and skip planning after that. nil on SQLite.
+	QueuePool *pgxpool.Pool
+	Dialect   Dialect
 }
 
 // Open connects to Postgres (driver "postgres", url a postgres:// URL) or
@@ -86,10 +90,22 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("models: connect postgres at %s: %w", redactDSN(dsn), err)
 	}
+	qcfg := cfg.Copy()
+	qcfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheStatement
+	// Prepared, but planned for each call's values: a generic plan of
+	// River's job fetch can be a hundred times slower on a busy queue.
+	qcfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	qcfg.MaxConns = 10
+	qcfg.ConnConfig.RuntimeParams["application_name"] = cfg.ConnConfig.RuntimeParams["application_name"] + "-queue"
+	queuePool, err := pgxpool.NewWithConfig(ctx, qcfg) // connects on first use
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("models: connect postgres: %w", err)
+	}
 	sqldb := stdlib.OpenDBFromPool(pool)
 	// (OpenDBFromPool keeps no idle connections in database/sql: each goes
 	// back to the pgx pool, which River uses directly too.)
-	return &DB{Bun: bun.NewDB(sqldb, pgdialect.New()), SQL: sqldb, Pool: pool, Dialect: Postgres}, nil
+	return &DB{Bun: bun.NewDB(sqldb, pgdialect.New()), SQL: sqldb, Pool: pool, QueuePool: queuePool, Dialect: Postgres}, nil
 }
 
 func openSQLite(ctx context.Context, path string) (*DB, error) {
@@ -139,6 +155,9 @@ func (db *DB) Close() error {
 	err := db.Bun.Close()
 	if db.Pool != nil {
 		db.Pool.Close()
+	}
+	if db.QueuePool != nil {
+		db.QueuePool.Close()
 	}
 	if errors.Is(err, sql.ErrConnDone) {
 		return nil

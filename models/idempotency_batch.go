@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"github.com/codex32/codex32/internal/batch"
 )
@@ -23,6 +24,7 @@ const idempotencyBatch = 128
 // take the one-at-a-time path, with the same answers.
 type IdempotencyKeys struct {
 	db        bun.IDB
+	pg        bool
 	begins    *batch.Batcher[*IdempotencyKey, bool]
 	completes *batch.Batcher[idempotencyDone, error]
 }
@@ -36,7 +38,7 @@ type idempotencyDone struct {
 
 // NewIdempotencyKeys returns the store on db.
 func NewIdempotencyKeys(db bun.IDB) *IdempotencyKeys {
-	s := &IdempotencyKeys{db: db}
+	s := &IdempotencyKeys{db: db, pg: db.Dialect().Name() == dialect.PG}
 	s.begins = batch.New(idempotencyBatch, s.flushBegins)
 	s.completes = batch.New(idempotencyBatch, s.flushCompletes)
 	return s
@@ -47,11 +49,7 @@ func (s *IdempotencyKeys) Begin(ctx context.Context, apiKeyID uuid.UUID, key, fi
 	if key == "" || len(key) > IdempotencyKeyMaxLen {
 		return BeginIdempotencyKey(ctx, s.db, apiKeyID, key, fingerprint, at) // its validation error
 	}
-	at = at.UTC().Truncate(time.Microsecond)
-	rec := &IdempotencyKey{
-		ID: NewID(), APIKeyID: apiKeyID, Key: key, Fingerprint: fingerprint, State: IdempotencyInFlight,
-		ResponseHeaders: map[string]string{}, CreatedAt: at, ExpiresAt: at.Add(IdempotencyTTL),
-	}
+	rec := NewIdempotencyClaim(apiKeyID, key, fingerprint, at)
 	inserted, err := s.begins.Do(ctx, rec)
 	if err != nil {
 		return nil, false, err
@@ -59,34 +57,70 @@ func (s *IdempotencyKeys) Begin(ctx context.Context, apiKeyID uuid.UUID, key, fi
 	if inserted {
 		return rec, true, nil
 	}
-	return BeginIdempotencyKey(ctx, s.db, apiKeyID, key, fingerprint, at)
+	return BeginIdempotencyKey(ctx, s.db, apiKeyID, key, fingerprint, rec.CreatedAt)
+}
+
+// NewIdempotencyClaim returns the in-flight record that claims key for
+// apiKeyID at time at, to insert with InsertIdempotencyClaims.
+func NewIdempotencyClaim(apiKeyID uuid.UUID, key, fingerprint string, at time.Time) *IdempotencyKey {
+	at = at.UTC().Truncate(time.Microsecond)
+	return &IdempotencyKey{
+		ID: NewID(), APIKeyID: apiKeyID, Key: key, Fingerprint: fingerprint, State: IdempotencyInFlight,
+		ResponseHeaders: map[string]string{}, CreatedAt: at, ExpiresAt: at.Add(IdempotencyTTL),
+	}
+}
+
+// InsertIdempotencyClaims inserts claims (from NewIdempotencyClaim) in one
+// statement and reports which were inserted: a claim whose key is already
+// recorded — live, expired, or claimed earlier in the same call — is
+// skipped (BeginIdempotencyKey then says what is there). On Postgres a
+// claim on a key that an uncommitted transaction holds waits for it.
+func InsertIdempotencyClaims(ctx context.Context, db bun.IDB, recs []*IdempotencyKey) ([]bool, error) {
+	out := make([]bool, len(recs))
+	if len(recs) == 0 {
+		return out, nil
+	}
+	ids := make([]uuid.UUID, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	// RETURNING NULL: Bun would otherwise scan returned rows back into
+	// recs in order, which skipped rows would shift.
+	if _, err := db.NewInsert().Model(&recs).On("CONFLICT (api_key_id, key) DO NOTHING").Returning("NULL").Exec(ctx); err != nil {
+		return nil, fmt.Errorf("idempotency: claim %d: %w", len(recs), mapErr(err))
+	}
+	var got []uuid.UUID
+	if err := db.NewSelect().Model((*IdempotencyKey)(nil)).Column("id").Where("id IN (?)", bun.In(ids)).Scan(ctx, &got); err != nil {
+		return nil, fmt.Errorf("idempotency: claim %d: %w", len(recs), err)
+	}
+	mine := make(map[uuid.UUID]bool, len(got))
+	for _, id := range got {
+		mine[id] = true
+	}
+	for i, r := range recs {
+		out[i] = mine[r.ID]
+	}
+	return out, nil
 }
 
 // flushBegins inserts the batch's keys in one statement; a key that
 // conflicts with an existing one (or another in the batch) is skipped and
 // reported as not inserted.
 func (s *IdempotencyKeys) flushBegins(ctx context.Context, recs []*IdempotencyKey) ([]bool, error) {
-	out := make([]bool, len(recs))
-	ids := make([]uuid.UUID, len(recs))
-	for i, r := range recs {
-		ids[i] = r.ID
-	}
+	var out []bool
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewInsert().Model(&recs).On("CONFLICT (api_key_id, key) DO NOTHING").Returning("NULL").Exec(ctx); err != nil {
-			return fmt.Errorf("idempotency: begin %d: %w", len(recs), mapErr(err))
+		if s.pg {
+			// An in-flight claim need not wait for the disk: the request's
+			// own work commits synchronously later, and that flushes the
+			// log up to it; if Postgres crashes first, claim and work are
+			// lost together and a retry starts afresh.
+			if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+				return fmt.Errorf("idempotency: begin: %w", err)
+			}
 		}
-		var got []uuid.UUID
-		if err := tx.NewSelect().Model((*IdempotencyKey)(nil)).Column("id").Where("id IN (?)", bun.In(ids)).Scan(ctx, &got); err != nil {
-			return fmt.Errorf("idempotency: begin %d: %w", len(recs), err)
-		}
-		mine := make(map[uuid.UUID]bool, len(got))
-		for _, id := range got {
-			mine[id] = true
-		}
-		for i, r := range recs {
-			out[i] = mine[r.ID]
-		}
-		return nil
+		var err error
+		out, err = InsertIdempotencyClaims(ctx, tx, recs)
+		return err
 	})
 	return out, err
 }

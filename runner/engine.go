@@ -126,7 +126,23 @@ type RunRequest struct {
 	BotID   uuid.UUID
 	Input   json.RawMessage
 	Trigger models.Trigger
+	// Also, if set, runs inside the transaction that queues the execution,
+	// once its row is inserted: what it writes commits with the execution
+	// or not at all (the API stores an Idempotency-Key's response so). An
+	// error fails the request. It may run twice (a failed shared
+	// transaction is retried per request), each time in a new transaction.
+	Also func(ctx context.Context, tx bun.IDB, ex *models.Execution) error
+	// Claim, if set, is an Idempotency-Key claim (models.NewIdempotencyClaim)
+	// inserted in the same transaction, before anything else: if the key is
+	// already recorded the request does nothing and fails with
+	// ErrIdempotencyKeyTaken. With Also storing the response, claim, work
+	// and response commit together: no one ever sees the key in flight.
+	Claim *models.IdempotencyKey
 }
+
+// ErrIdempotencyKeyTaken: a RunRequest's Claim found its key recorded
+// already (models.BeginIdempotencyKey says by whom and how it ended).
+var ErrIdempotencyKeyTaken = errors.New("runner: Idempotency-Key already recorded")
 
 // Request queues an execution of the bot's active version. The execution
 // row, its job and its bot.execute audit row commit together.
@@ -147,6 +163,15 @@ func (e *Engine) RequestTx(ctx context.Context, tx bun.Tx, actor models.Actor, r
 	if err := checkInput(&r); err != nil {
 		return nil, err
 	}
+	if r.Claim != nil {
+		inserted, err := models.InsertIdempotencyClaims(ctx, tx, []*models.IdempotencyKey{r.Claim})
+		if err != nil {
+			return nil, err
+		}
+		if !inserted[0] {
+			return nil, ErrIdempotencyKeyTaken
+		}
+	}
 	_, v, err := models.RunnableBot(ctx, tx, r.BotID)
 	if err != nil {
 		return nil, err
@@ -163,6 +188,11 @@ func (e *Engine) RequestTx(ctx context.Context, tx bun.Tx, actor models.Actor, r
 	ex.JobID = &jobID
 	if err := models.InsertRequestedExecution(ctx, tx, actor, v, ex); err != nil {
 		return nil, err
+	}
+	if r.Also != nil {
+		if err := r.Also(ctx, tx, ex); err != nil {
+			return nil, err
+		}
 	}
 	return ex, nil
 }

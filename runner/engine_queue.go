@@ -105,7 +105,7 @@ func newQueue(db *models.DB, workers int, e *Engine, log *slog.Logger, maxRun ti
 		cfg := base()
 		work(cfg)
 		cfg.FetchPollInterval = 250 * time.Millisecond
-		wc, err := river.NewClient[pgx.Tx](riverpgxv5.New(db.Pool), cfg)
+		wc, err := river.NewClient[pgx.Tx](riverpgxv5.New(db.QueuePool), cfg)
 		if err != nil {
 			return nil, fmt.Errorf("runner: queue workers: %w", err)
 		}

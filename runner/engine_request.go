@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -75,7 +76,36 @@ func (e *Engine) flushRequests(ctx context.Context, items []requestItem) ([]requ
 	if len(ok) == 0 {
 		return out, nil
 	}
+	var taken []int // requests whose Idempotency-Key claim found the key recorded
 	err := e.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		ok := ok
+		taken = nil
+		var claims []*models.IdempotencyKey
+		var claimed []int
+		for _, i := range ok {
+			if c := items[i].r.Claim; c != nil {
+				claims, claimed = append(claims, c), append(claimed, i)
+			}
+		}
+		if len(claims) > 0 {
+			inserted, err := models.InsertIdempotencyClaims(ctx, tx, claims)
+			if err != nil {
+				return err
+			}
+			skip := map[int]bool{}
+			for k, i := range claimed {
+				if !inserted[k] {
+					skip[i] = true
+					taken = append(taken, i)
+				}
+			}
+			if len(skip) > 0 {
+				ok = slices.DeleteFunc(slices.Clone(ok), func(i int) bool { return skip[i] })
+			}
+			if len(ok) == 0 {
+				return nil
+			}
+		}
 		args := make([]ExecuteArgs, len(ok))
 		rs := make([]models.RequestedExecution, len(ok))
 		for k, i := range ok {
@@ -96,11 +126,19 @@ func (e *Engine) flushRequests(ctx context.Context, items []requestItem) ([]requ
 			return err
 		}
 		for k, i := range ok {
+			if also := items[i].r.Also; also != nil {
+				if err := also(ctx, tx, rs[k].Execution); err != nil {
+					return err
+				}
+			}
 			out[i].ex = rs[k].Execution
 		}
 		return nil
 	})
 	if err == nil {
+		for _, i := range taken {
+			out[i].err = ErrIdempotencyKeyTaken
+		}
 		return out, nil
 	}
 	if len(ok) == 1 {

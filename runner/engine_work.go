@@ -18,6 +18,8 @@ import (
 const (
 	claimBatch  = 128
 	finishBatch = 128
+	// finishLinger is how long a result may wait to share a transaction.
+	finishLinger = 5 * time.Millisecond
 )
 
 func (e *Engine) initBatchers() {
@@ -33,7 +35,9 @@ func (e *Engine) initBatchers() {
 		}
 		return out, nil
 	})
-	e.finishes = batch.New(finishBatch, func(ctx context.Context, fs []models.Finish) ([]error, error) {
+	// Results wait up to finishLinger for company: one transaction (and
+	// one statistics update per bot) for many attempts under load.
+	e.finishes = batch.NewLingering(finishBatch, finishLinger, func(ctx context.Context, fs []models.Finish) ([]error, error) {
 		return models.FinishExecutions(ctx, e.db, fs, models.FinishOptions{
 			ErrorAfterFailures: e.cfg.ErrorAfterFailures,
 			Enqueue:            e.queue.enqueue,

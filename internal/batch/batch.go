@@ -6,15 +6,17 @@ package batch
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // Batcher collects values that arrive while the previous flush runs and
 // hands them to the next flush together, at most max at a time.
 type Batcher[T, R any] struct {
-	in    chan batchItem[T, R]
-	flush func(ctx context.Context, items []T) ([]R, error)
-	max   int
-	once  sync.Once
+	in     chan batchItem[T, R]
+	flush  func(ctx context.Context, items []T) ([]R, error)
+	max    int
+	linger time.Duration
+	once   sync.Once
 }
 
 type batchItem[T, R any] struct {
@@ -34,6 +36,13 @@ type batchResult[R any] struct {
 // the process.
 func New[T, R any](max int, flush func(context.Context, []T) ([]R, error)) *Batcher[T, R] {
 	return &Batcher[T, R]{in: make(chan batchItem[T, R], max), flush: flush, max: max}
+}
+
+// NewLingering is New for flushes that need not run at once: a flush that
+// would carry fewer than max values first waits up to linger for more, so
+// that a steady trickle makes few large batches rather than many small ones.
+func NewLingering[T, R any](size int, linger time.Duration, flush func(context.Context, []T) ([]R, error)) *Batcher[T, R] {
+	return &Batcher[T, R]{in: make(chan batchItem[T, R], size), flush: flush, max: size, linger: linger}
 }
 
 // Do submits v and waits for its result. Once v is accepted its flush runs
@@ -64,6 +73,19 @@ func (b *Batcher[T, R]) loop() {
 			default:
 				break drain
 			}
+		}
+		if b.linger > 0 && len(items) < b.max {
+			timer := time.NewTimer(b.linger)
+		wait:
+			for len(items) < b.max {
+				select {
+				case it := <-b.in:
+					items = append(items, it)
+				case <-timer.C:
+					break wait
+				}
+			}
+			timer.Stop()
 		}
 		vs := make([]T, len(items))
 		for i, it := range items {
