@@ -90,7 +90,7 @@ func InsertIdempotencyClaims(ctx context.Context, db bun.IDB, recs []*Idempotenc
 		return nil, fmt.Errorf("idempotency: claim %d: %w", len(recs), mapErr(err))
 	}
 	var got []uuid.UUID
-	if err := db.NewSelect().Model((*IdempotencyKey)(nil)).Column("id").Where("id IN (?)", bun.In(ids)).Scan(ctx, &got); err != nil {
+	if err := db.NewSelect().Model((*IdempotencyKey)(nil)).Column("id").Where("id IN (?)", bun.List(ids)).Scan(ctx, &got); err != nil {
 		return nil, fmt.Errorf("idempotency: claim %d: %w", len(recs), err)
 	}
 	mine := make(map[uuid.UUID]bool, len(got))
