@@ -150,7 +150,8 @@ func startCluster(bin string) (*cluster, error) {
 		if os.Getenv("WITHPG_DURABLE") == "1" {
 			durability = ""
 		}
-		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 %s -c max_connections=200", c.port, dir, durability)
+		// WITHPG_OPTIONS adds server settings, e.g. "-c shared_buffers=1GB".
+		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 %s -c max_connections=200 %s", c.port, dir, durability, os.Getenv("WITHPG_OPTIONS"))
 		var out []byte
 		out, err = c.pg("pg_ctl", "-D", data, "-l", filepath.Join(dir, "log"), "-o", opts, "-w", "-t", "30", "start").CombinedOutput()
 		if err == nil {
