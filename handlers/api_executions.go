@@ -207,24 +207,25 @@ func (h *handler) createAPIExecution(c *fiber.Ctx) error {
 func (h *handler) runAndAnswerAtOnce(c *fiber.Ctx, eng *runner.Engine, b *models.Bot, req runner.RunRequest) error {
 	u := web.CurrentUser(c)
 	var body []byte
-	answer := func(ex *models.Execution) (map[string]string, error) {
+	var headers map[string]string
+	answer := func(ex *models.Execution) (int, map[string]string, []byte, error) {
 		var err error
 		body, err = json.Marshal(requestedAPIExecution(b, ex, u))
-		return map[string]string{fiber.HeaderContentType: fiber.MIMEApplicationJSON, fiber.HeaderLocation: "/api/v1/executions/" + ex.ID.String()}, err
+		headers = map[string]string{fiber.HeaderContentType: fiber.MIMEApplicationJSON, fiber.HeaderLocation: "/api/v1/executions/" + ex.ID.String()}
+		return fiber.StatusAccepted, headers, body, err
 	}
 	stored := false
-	req.Claim = idempotencyClaimOf(c)
-	rec := idempotencyKeyOf(c)
-	if rec == nil {
-		rec = req.Claim
-	}
-	if rec != nil {
+	if req.Claim = idempotencyClaimOf(c); req.Claim != nil {
+		// The claim is inserted already answered, with the execution.
+		req.Answer = answer
+	} else if rec := idempotencyKeyOf(c); rec != nil {
+		// Claimed before (idempotent): store the answer with the execution.
 		req.Also = func(ctx context.Context, tx bun.IDB, ex *models.Execution) error {
-			headers, err := answer(ex)
+			status, headers, body, err := answer(ex)
 			if err != nil {
 				return err
 			}
-			err = models.CompleteIdempotencyKey(ctx, tx, rec, fiber.StatusAccepted, headers, body)
+			err = models.CompleteIdempotencyKey(ctx, tx, rec, status, headers, body)
 			stored = err == nil
 			if errors.Is(err, models.ErrNotFound) {
 				return nil // released meanwhile: nothing to store it in
@@ -236,11 +237,10 @@ func (h *handler) runAndAnswerAtOnce(c *fiber.Ctx, eng *runner.Engine, b *models
 	if err != nil {
 		return err
 	}
-	headers, err := answer(ex)
-	if err != nil {
+	if _, _, _, err := answer(ex); err != nil {
 		return err
 	}
-	if stored {
+	if stored || req.Claim != nil {
 		markIdempotencyStored(c)
 	}
 	for k, v := range headers {

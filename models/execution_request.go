@@ -64,16 +64,12 @@ type RequestedExecution struct {
 	Execution *Execution
 }
 
-// InsertRequestedExecutions is InsertRequestedExecution for many at once:
-// one INSERT for the executions and one for their audit rows.
-func InsertRequestedExecutions(ctx context.Context, tx bun.Tx, rs []RequestedExecution) error {
-	if len(rs) == 0 {
-		return nil
-	}
-	execs := make([]*Execution, len(rs))
-	audits := make([]ActorEntry, len(rs))
+// PrepareRequestedExecutions fills in what InsertRequestedExecutions would
+// (ids, status, trigger, canonical input, queue time…), so that a caller can
+// use the executions before inserting them. Calling it again is harmless.
+func PrepareRequestedExecutions(rs []RequestedExecution) error {
 	t := now()
-	for i, r := range rs {
+	for _, r := range rs {
 		e, v := r.Execution, r.Version
 		e.BotID, e.VersionID, e.VersionNumber, e.Status, e.Attempt = v.BotID, &v.ID, v.Number, ExecQueued, 0
 		if e.RequestedBy == nil {
@@ -101,6 +97,23 @@ func InsertRequestedExecutions(ctx context.Context, tx bun.Tx, rs []RequestedExe
 		if e.QueuedAt.IsZero() {
 			e.QueuedAt = t
 		}
+	}
+	return nil
+}
+
+// InsertRequestedExecutions is InsertRequestedExecution for many at once:
+// one INSERT for the executions and one for their audit rows.
+func InsertRequestedExecutions(ctx context.Context, tx bun.Tx, rs []RequestedExecution) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	if err := PrepareRequestedExecutions(rs); err != nil {
+		return err
+	}
+	execs := make([]*Execution, len(rs))
+	audits := make([]ActorEntry, len(rs))
+	for i, r := range rs {
+		e, v := r.Execution, r.Version
 		execs[i] = e
 		botID := v.BotID
 		audits[i] = ActorEntry{Actor: r.Actor, Entry: AuditEntry{

@@ -138,6 +138,25 @@ type RunRequest struct {
 	// ErrIdempotencyKeyTaken. With Also storing the response, claim, work
 	// and response commit together: no one ever sees the key in flight.
 	Claim *models.IdempotencyKey
+	// Answer, with Claim, gives the response to record under the claim;
+	// the claim is then inserted already answered, so claim, execution and
+	// response are one INSERT each in the shared transaction.
+	Answer func(ex *models.Execution) (status int, headers map[string]string, body []byte, err error)
+}
+
+// claimFor returns a copy of r.Claim to insert for ex (prepared), answered
+// with r.Answer's response when there is one.
+func claimFor(r RunRequest, ex *models.Execution) (*models.IdempotencyKey, error) {
+	c := *r.Claim
+	if r.Answer == nil {
+		return &c, nil
+	}
+	status, headers, body, err := r.Answer(ex)
+	if err != nil {
+		return nil, err
+	}
+	c.State, c.ResponseStatus, c.ResponseHeaders, c.ResponseBody = models.IdempotencyDone, &status, headers, body
+	return &c, nil
 }
 
 // ErrIdempotencyKeyTaken: a RunRequest's Claim found its key recorded
@@ -163,15 +182,6 @@ func (e *Engine) RequestTx(ctx context.Context, tx bun.Tx, actor models.Actor, r
 	if err := checkInput(&r); err != nil {
 		return nil, err
 	}
-	if r.Claim != nil {
-		inserted, err := models.InsertIdempotencyClaims(ctx, tx, []*models.IdempotencyKey{r.Claim})
-		if err != nil {
-			return nil, err
-		}
-		if !inserted[0] {
-			return nil, ErrIdempotencyKeyTaken
-		}
-	}
 	_, v, err := models.RunnableBot(ctx, tx, r.BotID)
 	if err != nil {
 		return nil, err
@@ -181,6 +191,22 @@ func (e *Engine) RequestTx(ctx context.Context, tx bun.Tx, actor models.Actor, r
 		return nil, err
 	}
 	ex := &models.Execution{ID: models.NewID(), Input: r.Input, Trigger: r.Trigger, MaxAttempts: cfg.Retry().MaxAttempts}
+	if r.Claim != nil {
+		if err := models.PrepareRequestedExecutions([]models.RequestedExecution{{Actor: actor, Version: v, Execution: ex}}); err != nil {
+			return nil, err
+		}
+		claim, err := claimFor(r, ex)
+		if err != nil {
+			return nil, err
+		}
+		inserted, err := models.InsertIdempotencyClaims(ctx, tx, []*models.IdempotencyKey{claim})
+		if err != nil {
+			return nil, err
+		}
+		if !inserted[0] {
+			return nil, ErrIdempotencyKeyTaken
+		}
+	}
 	jobID, err := e.queue.enqueue(ctx, tx, ex.ID, 1, time.Time{})
 	if err != nil {
 		return nil, err

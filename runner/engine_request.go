@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -78,14 +77,29 @@ func (e *Engine) flushRequests(ctx context.Context, items []requestItem) ([]requ
 	}
 	var taken []int // requests whose Idempotency-Key claim found the key recorded
 	err := e.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		ok := ok
 		taken = nil
+		rs := make([]models.RequestedExecution, len(ok))
+		for k, i := range ok {
+			it := items[i]
+			rb := bots[it.r.BotID]
+			ex := &models.Execution{ID: models.NewID(), Input: it.r.Input, Trigger: it.r.Trigger, MaxAttempts: rb.cfg.Retry().MaxAttempts}
+			rs[k] = models.RequestedExecution{Actor: it.actor, Version: rb.v, Execution: ex}
+		}
+		ok := ok
+		if err := models.PrepareRequestedExecutions(rs); err != nil {
+			return err
+		}
 		var claims []*models.IdempotencyKey
-		var claimed []int
-		for _, i := range ok {
-			if c := items[i].r.Claim; c != nil {
-				claims, claimed = append(claims, c), append(claimed, i)
+		var claimed []int // positions in ok and rs
+		for k, i := range ok {
+			if items[i].r.Claim == nil {
+				continue
 			}
+			c, err := claimFor(items[i].r, rs[k].Execution)
+			if err != nil {
+				return err
+			}
+			claims, claimed = append(claims, c), append(claimed, k)
 		}
 		if len(claims) > 0 {
 			inserted, err := models.InsertIdempotencyClaims(ctx, tx, claims)
@@ -93,27 +107,29 @@ func (e *Engine) flushRequests(ctx context.Context, items []requestItem) ([]requ
 				return err
 			}
 			skip := map[int]bool{}
-			for k, i := range claimed {
-				if !inserted[k] {
-					skip[i] = true
-					taken = append(taken, i)
+			for n, k := range claimed {
+				if !inserted[n] {
+					skip[k] = true
+					taken = append(taken, ok[k])
 				}
 			}
 			if len(skip) > 0 {
-				ok = slices.DeleteFunc(slices.Clone(ok), func(i int) bool { return skip[i] })
+				var keepOK []int
+				var keepRS []models.RequestedExecution
+				for k := range ok {
+					if !skip[k] {
+						keepOK, keepRS = append(keepOK, ok[k]), append(keepRS, rs[k])
+					}
+				}
+				ok, rs = keepOK, keepRS
 			}
 			if len(ok) == 0 {
 				return nil
 			}
 		}
 		args := make([]ExecuteArgs, len(ok))
-		rs := make([]models.RequestedExecution, len(ok))
-		for k, i := range ok {
-			it := items[i]
-			rb := bots[it.r.BotID]
-			ex := &models.Execution{ID: models.NewID(), Input: it.r.Input, Trigger: it.r.Trigger, MaxAttempts: rb.cfg.Retry().MaxAttempts}
-			args[k] = ExecuteArgs{ExecutionID: ex.ID, Attempt: 1}
-			rs[k] = models.RequestedExecution{Actor: it.actor, Version: rb.v, Execution: ex}
+		for k := range ok {
+			args[k] = ExecuteArgs{ExecutionID: rs[k].Execution.ID, Attempt: 1}
 		}
 		jobIDs, err := e.queue.insertMany(ctx, tx.Tx, args)
 		if err != nil {
