@@ -10,10 +10,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
-	"github.com/valyala/fasthttp"
 
 	"github.com/codex32/codex32/models"
-	"github.com/codex32/codex32/web"
 )
 
 // apiAuditQuery reads the audit filters (the audit page's names), refusing
@@ -78,44 +76,13 @@ func (h *handler) exportAPIAudit(c *fiber.Ctx) error {
 	if format == "" {
 		format = "jsonl"
 	}
-	if err := models.RecordEvent(c.UserContext(), h.DB.Bun, web.Actor(c), models.AuditEntry{
-		Action: "audit.export", ResourceType: "audit", ResourceID: format, New: map[string]any{"filters": c.Request().URI().QueryArgs().String()},
-	}); err != nil {
-		return err
-	}
 	ctype := "application/x-ndjson"
 	if format == "csv" {
 		ctype = "text/csv; charset=utf-8"
 	}
-	c.Set(fiber.HeaderContentType, ctype)
-	c.Set(fiber.HeaderContentDisposition, `attachment; filename="codex32-audit-`+time.Now().UTC().Format("20060102-150405")+`.`+format+`"`)
-	ctx, db, log, conn := c.UserContext(), h.DB, h.Log, c.Context().Conn()
-	c.Context().SetBodyStreamWriter(fasthttp.StreamWriter(func(w *bufio.Writer) {
-		write, done := apiAuditWriter(w, format)
-		n := 0
-		err := models.EachAudit(ctx, db.Bun, q, func(a *models.AuditLog) error {
-			if err := write(a); err != nil {
-				return err
-			}
-			if n++; n%500 == 0 {
-				// The write timeout covers the whole response: extend it
-				// while rows keep flowing (as the page's export does).
-				_ = conn.SetWriteDeadline(time.Now().Add(time.Minute))
-				return w.Flush()
-			}
-			return nil
-		})
-		if err == nil {
-			err = done()
-		}
-		if err == nil {
-			err = w.Flush()
-		}
-		if err != nil {
-			log.Warn("api audit export stopped", "err", err, "rows", n)
-		}
-	}))
-	return nil
+	return h.streamAudit(c, q, ctype, format, func(w *bufio.Writer) (func(*models.AuditLog) error, func() error) {
+		return apiAuditWriter(w, format)
+	})
 }
 
 // apiAuditWriter writes rows in format to w: CSV with the page export's

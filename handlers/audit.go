@@ -133,7 +133,7 @@ func uuidString(id *uuid.UUID) string {
 // exportAuditCSV streams the filtered audit rows as CSV, batch by batch,
 // so a million rows never sit in memory.
 func (h *handler) exportAuditCSV(c *fiber.Ctx) error {
-	return h.streamAudit(c, "text/csv; charset=utf-8", "csv", func(w *bufio.Writer) (func(*models.AuditLog) error, func() error) {
+	return h.streamAudit(c, pageAuditExportQuery(c), "text/csv; charset=utf-8", "csv", func(w *bufio.Writer) (func(*models.AuditLog) error, func() error) {
 		cw := csv.NewWriter(w)
 		_ = cw.Write(auditCSVHeader)
 		return func(a *models.AuditLog) error {
@@ -157,7 +157,7 @@ func csvSafe(s string) string {
 
 // exportAuditJSONL streams the filtered audit rows as JSON Lines.
 func (h *handler) exportAuditJSONL(c *fiber.Ctx) error {
-	return h.streamAudit(c, "application/x-ndjson", "jsonl", func(w *bufio.Writer) (func(*models.AuditLog) error, func() error) {
+	return h.streamAudit(c, pageAuditExportQuery(c), "application/x-ndjson", "jsonl", func(w *bufio.Writer) (func(*models.AuditLog) error, func() error) {
 		enc := json.NewEncoder(w)
 		return func(a *models.AuditLog) error {
 			return enc.Encode(map[string]any{"seq": a.Seq, "created_at": a.CreatedAt.UTC(), "actor_user_id": a.ActorUserID,
@@ -168,9 +168,17 @@ func (h *handler) exportAuditJSONL(c *fiber.Ctx) error {
 	})
 }
 
-func (h *handler) streamAudit(c *fiber.Ctx, ctype, ext string, writer func(*bufio.Writer) (func(*models.AuditLog) error, func() error)) error {
+// pageAuditExportQuery is the audit page's filters, from the first row.
+func pageAuditExportQuery(c *fiber.Ctx) models.AuditQuery {
 	q, _, _, _ := auditQuery(c)
 	q.Before = 0
+	return q
+}
+
+// streamAudit records the export (audit.export) and streams every row q
+// matches through writer as a download named codex32-audit-<time>.<ext>;
+// the audit page's exports and the API's use it.
+func (h *handler) streamAudit(c *fiber.Ctx, q models.AuditQuery, ctype, ext string, writer func(*bufio.Writer) (func(*models.AuditLog) error, func() error)) error {
 	db := h.DB
 	log := h.Log
 	if err := models.RecordEvent(c.UserContext(), h.DB.Bun, web.Actor(c), models.AuditEntry{
