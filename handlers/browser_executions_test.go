@@ -171,10 +171,27 @@ func TestBrowserCancelRunning(t *testing.T) {
 
 	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(css(`[data-testid="cancel"]`))))
 	testutil.Screenshot(t, ctx, "2-running")
+
+	// The poll swaps the live section every second; the cancel form is the
+	// same node across swaps, so a click landing mid-swap is not lost.
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.getElementById('exec-live').dataset.old = '1', document.getElementById('exec-cancel-form').dataset.kept = '1', true)`))
+	require.NoError(t, err)
+	swapped := false
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !swapped; time.Sleep(50 * time.Millisecond) {
+		swapped, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`!document.getElementById('exec-live').dataset.old`))
+		require.NoError(t, err)
+	}
+	require.True(t, swapped, "the live section was never re-rendered")
+	kept, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('exec-cancel-form')?.dataset.kept === '1'`))
+	require.NoError(t, err)
+	require.True(t, kept, "the cancel form was replaced by the poll")
+
 	clicked := time.Now()
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Click(css(`[data-testid="cancel"]`)),
-		chromedp.WaitVisible(css(`[data-testid="flash"]`)),
+		// Only the cancel's own answer shows either of these (the run's
+		// flash is still on the page, so waiting for a flash proves nothing).
+		chromedp.WaitVisible(css(`[data-testid="cancel-requested"], [data-testid="exec-live"][data-status="cancelled"]`)),
 	))
 	require.Equal(t, execURL, mustLocation(t, ctx))
 	waitStatus(t, ctx, 5*time.Second, "cancelled")
