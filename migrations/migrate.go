@@ -154,7 +154,10 @@ func (m *Migrator) Up(ctx context.Context) ([]Migration, error) {
 		if n > 0 {
 			m.log.Info("river migrations applied", "count", n)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return tuneRiver(ctx, m.db)
 	})
 	return applied, err
 }

@@ -116,3 +116,40 @@ func TestBothDialectsHaveTheSameVersions(t *testing.T) {
 		require.Equal(t, pg[i].Name, lite[i].Name)
 	}
 }
+
+// TestRiverGINIndexesWriteThrough: on Postgres, River's GIN indexes keep no
+// pending list (a list merge stalled whichever job write crossed its limit).
+func TestRiverGINIndexesWriteThrough(t *testing.T) {
+	t.Parallel()
+	if testutil.Dialect() != models.Postgres {
+		t.Skip("GIN indexes are Postgres's; SQLite has none")
+	}
+	db := testutil.OpenDB(t, testutil.NewDBSpec(t))
+	m, err := migrations.New(db, nil)
+	require.NoError(t, err)
+	fastupdate := func() map[string]string {
+		rows, err := db.SQL.QueryContext(ctx, `SELECT c.relname, coalesce(array_to_string(c.reloptions, ','), '')
+			FROM pg_class c JOIN pg_am a ON a.oid = c.relam
+			WHERE a.amname = 'gin' AND c.relname LIKE 'river_job%' AND c.relnamespace = current_schema()::regnamespace ORDER BY 1`)
+		require.NoError(t, err)
+		defer func() { _ = rows.Close() }()
+		out := map[string]string{}
+		for rows.Next() {
+			var name, opts string
+			require.NoError(t, rows.Scan(&name, &opts))
+			out[name] = opts
+		}
+		require.NoError(t, rows.Err())
+		return out
+	}
+	want := map[string]string{"river_job_args_index": "fastupdate=off", "river_job_metadata_index": "fastupdate=off"}
+	_, err = m.Up(ctx)
+	require.NoError(t, err)
+	require.Equal(t, want, fastupdate())
+	// Idempotent, and mended if someone turned it back on.
+	_, err = db.SQL.ExecContext(ctx, "ALTER INDEX river_job_args_index SET (fastupdate = on)")
+	require.NoError(t, err)
+	_, err = m.Up(ctx)
+	require.NoError(t, err)
+	require.Equal(t, want, fastupdate())
+}

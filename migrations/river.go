@@ -3,6 +3,7 @@ package migrations
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -71,6 +72,38 @@ func (r *riverMigrator) up(ctx context.Context) (int, error) {
 func (r *riverMigrator) downAll(ctx context.Context) error {
 	if _, err := r.m.Migrate(ctx, rivermigrate.DirectionDown, &rivermigrate.MigrateOpts{TargetVersion: -1}); err != nil {
 		return fmt.Errorf("migrations: river down: %w", err)
+	}
+	return nil
+}
+
+// riverGINIndexes are River's GIN indexes on river_job (args, metadata).
+var riverGINIndexes = []string{"river_job_args_index", "river_job_metadata_index"}
+
+// tuneRiver turns off the pending list of River's GIN indexes on Postgres.
+// Every job row is written three times (insert, running, completed), none
+// of them HOT, so the lists filled within seconds under load, and whichever
+// statement crossed gin_pending_list_limit merged 4 MB of entries on the
+// spot: a request's job INSERT or River's completer stalled for up to
+// 150 ms. Without the list each write updates the index directly, a small
+// even cost (BENCHMARKS.md, JSON API under load). Idempotent; River's own
+// migrations leave index options alone.
+func tuneRiver(ctx context.Context, db *models.DB) error {
+	if db.Dialect != models.Postgres {
+		return nil
+	}
+	for _, idx := range riverGINIndexes {
+		var off bool
+		err := db.SQL.QueryRowContext(ctx, `SELECT coalesce('fastupdate=off' = ANY(c.reloptions), false)
+			FROM pg_class c WHERE c.oid = to_regclass($1)`, idx).Scan(&off)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && off) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("migrations: river index %s: %w", idx, err)
+		}
+		if _, err := db.SQL.ExecContext(ctx, "ALTER INDEX "+idx+" SET (fastupdate = off)"); err != nil {
+			return fmt.Errorf("migrations: river index %s: %w", idx, err)
+		}
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+	"github.com/uptrace/bun/dialect/pgdialect"
 )
 
 // Claim asks to start attempt Attempt of execution ID.
@@ -86,16 +88,7 @@ func FinishExecutions(ctx context.Context, db bun.IDB, fs []Finish, opts FinishO
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		clear(results)
 		stats := map[uuid.UUID]*botDelta{}
-		for i, f := range fs {
-			f.Started, f.Ended = f.Started.UTC().Truncate(time.Microsecond), f.Ended.UTC().Truncate(time.Microsecond)
-			botID, held, err := finishOne(ctx, tx, f, opts)
-			if err != nil {
-				return err
-			}
-			if !held {
-				results[i] = ErrNotHeld
-				continue
-			}
+		count := func(f Finish, botID uuid.UUID) {
 			if f.Status.Terminal() {
 				d := stats[botID]
 				if d == nil {
@@ -105,12 +98,103 @@ func FinishExecutions(ctx context.Context, db bun.IDB, fs []Finish, opts FinishO
 				d.add(f.Status, f.Ended.Sub(f.Started).Microseconds(), true, f.Ended)
 			}
 		}
+		var bulk []int // terminal results of known bots: one UPDATE on Postgres
+		for i := range fs {
+			f := &fs[i]
+			f.Started, f.Ended = f.Started.UTC().Truncate(time.Microsecond), f.Ended.UTC().Truncate(time.Microsecond)
+			if tx.Dialect().Name() == dialect.PG && f.Status.Terminal() && f.BotID != uuid.Nil {
+				bulk = append(bulk, i)
+				continue
+			}
+			botID, held, err := finishOne(ctx, tx, *f, opts)
+			if err != nil {
+				return err
+			}
+			if !held {
+				results[i] = ErrNotHeld
+				continue
+			}
+			count(*f, botID)
+		}
+		if len(bulk) > 0 {
+			held, err := finishTerminalPG(ctx, tx, fs, bulk)
+			if err != nil {
+				return err
+			}
+			for _, i := range bulk {
+				if !held[fs[i].ID] {
+					results[i] = ErrNotHeld
+					continue
+				}
+				count(fs[i], fs[i].BotID)
+			}
+		}
 		return applyBotDeltas(ctx, tx, stats, opts.ErrorAfterFailures)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return results, nil
+}
+
+// attemptsJSON is the attempts column after f: the prior attempts and this one.
+func attemptsJSON(prior []ExecAttempt, f Finish) (string, error) {
+	status := string(f.Status)
+	if f.Status == ExecQueued {
+		status = "failed"
+		if f.Requeue {
+			status = "interrupted"
+		}
+	}
+	ended := f.Ended
+	all := append(slices.Clone(prior), ExecAttempt{N: f.Attempt, Worker: f.WorkerID, StartedAt: f.Started, EndedAt: &ended, Status: status, Error: f.Error})
+	b, err := json.Marshal(all)
+	return string(b), err
+}
+
+// finishTerminalPG records the terminal results fs[at...] in one UPDATE
+// (Postgres: arrays unnested into rows), each only where the worker still
+// holds that attempt. It returns the ids it updated.
+func finishTerminalPG(ctx context.Context, tx bun.Tx, fs []Finish, at []int) (map[uuid.UUID]bool, error) {
+	n := len(at)
+	var (
+		ids, workers, history, logs = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		errs, statuses, outputs     = make([]string, n), make([]string, n), make([]string, n)
+		started, ended              = make([]string, n), make([]string, n)
+		attempts                    = make([]int, n)
+		durations                   = make([]float64, n)
+	)
+	for k, i := range at {
+		f := fs[i]
+		js, err := attemptsJSON(f.Prior, f)
+		if err != nil {
+			return nil, err
+		}
+		ids[k], workers[k], attempts[k], history[k] = f.ID.String(), f.WorkerID, f.Attempt, js
+		logs[k], errs[k], statuses[k] = f.Logs, f.Error, string(f.Status)
+		outputs[k] = string(f.Output) // "" stands for NULL: it is never valid JSON
+		started[k], ended[k] = f.Started.Format(time.RFC3339Nano), f.Ended.Format(time.RFC3339Nano)
+		durations[k] = *msFromUS(f.Ended.Sub(f.Started).Microseconds())
+	}
+	var done []uuid.UUID
+	err := tx.NewRaw(`UPDATE bot_executions AS e SET
+			attempts = v.attempts::jsonb, logs = v.logs, error = v.error, status = v.status,
+			output = NULLIF(v.output, '')::jsonb, started_at = v.started_at, ended_at = v.ended_at, duration_ms = v.duration_ms
+		FROM unnest(?::uuid[], ?::text[], ?::int[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::timestamptz[], ?::float8[])
+			AS v(id, worker_id, attempt, attempts, logs, error, status, output, started_at, ended_at, duration_ms)
+		WHERE e.id = v.id AND e.status = 'running' AND e.worker_id = v.worker_id AND e.attempt = v.attempt
+		RETURNING e.id`,
+		pgdialect.Array(ids), pgdialect.Array(workers), pgdialect.Array(attempts), pgdialect.Array(history), pgdialect.Array(logs),
+		pgdialect.Array(errs), pgdialect.Array(statuses), pgdialect.Array(outputs), pgdialect.Array(started), pgdialect.Array(ended),
+		pgdialect.Array(durations)).Scan(ctx, &done)
+	if err != nil {
+		return nil, fmt.Errorf("executions: finish %d: %w", n, err)
+	}
+	held := make(map[uuid.UUID]bool, len(done))
+	for _, id := range done {
+		held[id] = true
+	}
+	return held, nil
 }
 
 func finishOne(ctx context.Context, tx bun.Tx, f Finish, opts FinishOptions) (uuid.UUID, bool, error) {
@@ -129,20 +213,12 @@ func finishOne(ctx context.Context, tx bun.Tx, f Finish, opts FinishOptions) (uu
 		e = cur[0]
 	}
 	started, ended := f.Started, f.Ended
-	attemptStatus := string(f.Status)
-	if f.Status == ExecQueued {
-		attemptStatus = "failed"
-		if f.Requeue {
-			attemptStatus = "interrupted"
-		}
-	}
-	e.Attempts = append(e.Attempts, ExecAttempt{N: f.Attempt, Worker: f.WorkerID, StartedAt: started, EndedAt: &ended, Status: attemptStatus, Error: f.Error})
-	attempts, err := json.Marshal(e.Attempts)
+	attempts, err := attemptsJSON(e.Attempts, f)
 	if err != nil {
 		return uuid.Nil, false, err
 	}
 	q := tx.NewUpdate().Model((*Execution)(nil)).
-		Set("attempts = ?", string(attempts)).
+		Set("attempts = ?", attempts).
 		Set("logs = ?", f.Logs).
 		Set("error = ?", f.Error).
 		Where("id = ? AND status = 'running' AND worker_id = ? AND attempt = ?", f.ID, f.WorkerID, f.Attempt)

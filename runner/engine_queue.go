@@ -105,6 +105,10 @@ func newQueue(db *models.DB, workers int, e *Engine, log *slog.Logger, maxRun ti
 		cfg := base()
 		work(cfg)
 		cfg.FetchPollInterval = 250 * time.Millisecond
+		// Under load a fetch every 10 ms takes a handful of jobs at once;
+		// at 2 ms it fetched ~3 per query and cost Postgres a planned
+		// JobGetAvailable each time (BENCHMARKS.md, JSON API under load).
+		cfg.FetchCooldown = 10 * time.Millisecond
 		wc, err := river.NewClient[pgx.Tx](riverpgxv5.New(db.QueuePool), cfg)
 		if err != nil {
 			return nil, fmt.Errorf("runner: queue workers: %w", err)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -98,7 +99,9 @@ func TestAPIPerformance(t *testing.T) {
 	waitDrained(t, db, bot.ID, time.Minute)
 
 	if only := os.Getenv("CODEX32_PERF_ONLY_POST"); only != "" {
+		stmts := statementStats(t, db)
 		attack(t, "POST executions", run, 500, 30*time.Second, http.StatusAccepted)
+		stmts()
 		waitDrained(t, db, bot.ID, 2*time.Minute)
 		return
 	}
@@ -130,6 +133,40 @@ func TestAPIPerformance(t *testing.T) {
 	require.GreaterOrEqual(t, m1.Rate, 495.0, "POST executions sustained rate")
 	require.Equal(t, 1.0, m2.Success, "every GET succeeded")
 	require.GreaterOrEqual(t, m2.Rate, 2970.0, "GET bots sustained rate")
+}
+
+// statementStats, with CODEX32_PERF_STATEMENTS=1 on a Postgres server
+// started with shared_preload_libraries=pg_stat_statements, resets the
+// statement statistics; the function it returns logs the top statements
+// by total time since then.
+func statementStats(t *testing.T, db *models.DB) func() {
+	t.Helper()
+	if os.Getenv("CODEX32_PERF_STATEMENTS") == "" || testutil.Dialect() != models.Postgres {
+		return func() {}
+	}
+	ctx := context.Background()
+	_, err := db.Bun.ExecContext(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA public")
+	require.NoError(t, err)
+	_, err = db.Bun.ExecContext(ctx, "SELECT public.pg_stat_statements_reset()")
+	require.NoError(t, err)
+	return func() {
+		var rows []struct {
+			Calls int64
+			Total float64
+			Plan  float64
+			Mean  float64
+			Max   float64
+			Rows  int64
+			WAL   int64
+			Query string
+		}
+		require.NoError(t, db.Bun.NewRaw(`SELECT calls, total_exec_time + total_plan_time AS total, total_plan_time AS plan, mean_exec_time AS mean, max_exec_time AS max, rows,
+			wal_bytes::bigint AS wal, left(regexp_replace(query, '\s+', ' ', 'g'), 160) AS query
+			FROM public.pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 20`).Scan(ctx, &rows))
+		for _, r := range rows {
+			t.Logf("RESULT   stmt total %8.1f ms (plan %7.1f)  calls %6d  mean %6.2f ms  max %7.2f ms  rows %7d  wal %6d kB  %s", r.Total, r.Plan, r.Calls, r.Mean, r.Max, r.Rows, r.WAL/1024, r.Query)
+		}
+	}
 }
 
 // With CODEX32_PERF_PROFILE=dir, each attack saves a CPU profile of the
@@ -176,8 +213,18 @@ func runAttack(t *testing.T, name string, tr vegeta.Targeter, rate vegeta.Rate, 
 	}
 	var mt vegeta.Metrics
 	bad := map[string]int{}
+	slow := map[int][2]time.Duration{} // second of the attack → count over 50 ms, max
+	var began time.Time
 	for res := range a.Attack(tr, rate, d, name) {
 		mt.Add(res)
+		if began.IsZero() {
+			began = res.Timestamp
+		}
+		if res.Latency > 50*time.Millisecond {
+			sec := int(res.Timestamp.Sub(began) / time.Second)
+			s := slow[sec]
+			slow[sec] = [2]time.Duration{s[0] + 1, max(s[1], res.Latency)}
+		}
 		if int(res.Code) != want && len(bad) < 5 {
 			bad[fmt.Sprintf("%d %s %s", res.Code, res.Error, bytes.TrimSpace(res.Body))]++
 		}
@@ -186,6 +233,18 @@ func runAttack(t *testing.T, name string, tr vegeta.Targeter, rate vegeta.Rate, 
 	t.Logf("RESULT %-32s target %5d/s for %-4s sent %6d  ok %6.2f%%  rate %7.1f/s  throughput %7.1f/s  p50 %6.2f ms  p95 %6.2f ms  p99 %6.2f ms  max %7.2f ms",
 		name, rate.Freq, d, mt.Requests, mt.Success*100, mt.Rate, mt.Throughput,
 		ms(mt.Latencies.P50), ms(mt.Latencies.P95), ms(mt.Latencies.P99), ms(mt.Latencies.Max))
+	if len(slow) > 0 {
+		secs := make([]int, 0, len(slow))
+		for sec := range slow {
+			secs = append(secs, sec)
+		}
+		sort.Ints(secs)
+		var b strings.Builder
+		for _, sec := range secs {
+			fmt.Fprintf(&b, " @%ds:%d(max %.0f ms)", sec, slow[sec][0], ms(slow[sec][1]))
+		}
+		t.Logf("RESULT   over 50 ms, by second of the attack (began %s):%s", began.UTC().Format("15:04:05.000"), b.String())
+	}
 	for k, n := range bad {
 		t.Logf("  unexpected response (%d×): %.300s", n, k)
 	}
@@ -228,6 +287,9 @@ func startServer(t *testing.T, env map[string]string) string {
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
+	// CODEX32_PERF_SERVE_ENV="GODEBUG=gctrace=1 GOGC=200" adds to the
+	// server's environment; CODEX32_PERF_SERVE_LOG=file keeps its log.
+	cmd.Env = append(cmd.Env, strings.Fields(os.Getenv("CODEX32_PERF_SERVE_ENV"))...)
 	logPath := filepath.Join(dir, "serve.log")
 	logFile, err := os.Create(logPath)
 	require.NoError(t, err)
@@ -244,6 +306,11 @@ func startServer(t *testing.T, env map[string]string) string {
 			<-done
 		}
 		_ = logFile.Close()
+		if keep := os.Getenv("CODEX32_PERF_SERVE_LOG"); keep != "" {
+			if out, err := os.ReadFile(logPath); err == nil {
+				_ = os.WriteFile(keep, out, 0o644)
+			}
+		}
 		if t.Failed() {
 			out, _ := os.ReadFile(logPath)
 			lines := strings.Split(string(out), "\n")
