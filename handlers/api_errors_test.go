@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/codex32/codex32/internal/testutil"
@@ -99,6 +100,26 @@ func TestAPIProblems(t *testing.T) {
 		require.Len(t, page.Rows, 1)
 		require.NotNil(t, page.Rows[0].ActorAPIKeyID)
 		require.JSONEq(t, `{"needed":"bots:edit_any"}`, string(page.Rows[0].NewValues))
+	})
+
+	t.Run("403 for a run of someone else's bot is audited and queues nothing", func(t *testing.T) {
+		api := newAPITester(t)
+		other := testutil.CreateUser(t, a.DB, models.RoleUser)
+		theirs := apiBotFixture(t, a, other, false)
+		for _, path := range []string{"/executions", "/executions?wait=1s"} {
+			r := api.post("/api/v1/bots/"+theirs.ID.String()+path, key, map[string]any{"input": map[string]any{"n": 1}})
+			require.Equal(t, s403, r.StatusCode, path)
+			p := r.problem(t)
+			require.Equal(t, typeOf("forbidden"), p.Type, path)
+			require.Equal(t, string(models.PermBotsRunAny), p.MissingPermission, path)
+		}
+		page, err := models.QueryAudit(context.Background(), a.DB.Bun, models.AuditQuery{Action: "access.denied", ResourceID: "POST /api/v1/bots/" + theirs.ID.String() + "/executions"})
+		require.NoError(t, err)
+		require.Len(t, page.Rows, 2)
+		require.JSONEq(t, `{"needed":"bots:run_any"}`, string(page.Rows[0].NewValues))
+		ex, err := models.QueryExecutions(context.Background(), a.DB.Bun, models.ExecutionQuery{BotIDs: []uuid.UUID{theirs.ID}})
+		require.NoError(t, err)
+		require.Empty(t, ex.Rows, "nothing was queued")
 	})
 
 	t.Run("404 for records and for unknown endpoints", func(t *testing.T) {

@@ -149,12 +149,9 @@ func waitParam(c *fiber.Ctx) (time.Duration, error) {
 // it ends in time; otherwise 202 with Location to poll.
 func (h *handler) createAPIExecution(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	b, err := h.loadBot(c)
+	botID, err := uuid.Parse(c.Params("id"))
 	if err != nil {
-		return err
-	}
-	if u := web.CurrentUser(c); !canRunBot(u, b) {
-		return h.apiForbidden(c, missingBotPerm(u, b, models.PermBotsRunOwn, models.PermBotsRunAny))
+		return fiber.ErrNotFound
 	}
 	wait, err := waitParam(c)
 	if err != nil {
@@ -172,13 +169,21 @@ func (h *handler) createAPIExecution(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	req := runner.RunRequest{BotID: b.ID, Input: input, Trigger: models.TriggerAPI}
+	// The engine loads the bot (once for all the requests it queues
+	// together) and asks canRunBot, before the bot's state: 404, 403, 409.
+	u := web.CurrentUser(c)
+	req := runner.RunRequest{BotID: botID, Input: input, Trigger: models.TriggerAPI, Allow: func(b *models.Bot) error {
+		if !canRunBot(u, b) {
+			return &runRefused{perm: missingBotPerm(u, b, models.PermBotsRunOwn, models.PermBotsRunAny)}
+		}
+		return nil
+	}}
 	if wait == 0 {
-		return h.runAndAnswerAtOnce(c, eng, b, req)
+		return h.runAndAnswerAtOnce(c, eng, req)
 	}
 	ex, err := eng.Request(ctx, web.Actor(c), req)
 	if err != nil {
-		return err
+		return h.runError(c, err)
 	}
 	status := fiber.StatusAccepted
 	if wait > 0 {
@@ -204,13 +209,13 @@ func (h *handler) createAPIExecution(c *fiber.Ctx) error {
 // inserted (nothing to read back). Under an Idempotency-Key the response is
 // stored in the transaction that queues the execution: both commit or
 // neither, with one commit instead of two.
-func (h *handler) runAndAnswerAtOnce(c *fiber.Ctx, eng *runner.Engine, b *models.Bot, req runner.RunRequest) error {
+func (h *handler) runAndAnswerAtOnce(c *fiber.Ctx, eng *runner.Engine, req runner.RunRequest) error {
 	u := web.CurrentUser(c)
 	var body []byte
 	var headers map[string]string
 	answer := func(ex *models.Execution) (int, map[string]string, []byte, error) {
 		var err error
-		body, err = json.Marshal(requestedAPIExecution(b, ex, u))
+		body, err = json.Marshal(requestedAPIExecution(ex, u))
 		headers = map[string]string{fiber.HeaderContentType: fiber.MIMEApplicationJSON, fiber.HeaderLocation: "/api/v1/executions/" + ex.ID.String()}
 		return fiber.StatusAccepted, headers, body, err
 	}
@@ -235,7 +240,7 @@ func (h *handler) runAndAnswerAtOnce(c *fiber.Ctx, eng *runner.Engine, b *models
 	}
 	ex, err := eng.Request(c.UserContext(), web.Actor(c), req)
 	if err != nil {
-		return err
+		return h.runError(c, err)
 	}
 	if _, _, _, err := answer(ex); err != nil {
 		return err
@@ -249,13 +254,28 @@ func (h *handler) runAndAnswerAtOnce(c *fiber.Ctx, eng *runner.Engine, b *models
 	return c.Status(fiber.StatusAccepted).Send(body)
 }
 
+// runRefused: a run request's Allow found the requester may not run the bot.
+type runRefused struct{ perm string }
+
+func (e *runRefused) Error() string { return "missing permission " + e.perm }
+
+// runError answers a failed run request: a refusal is the API's 403
+// (audited, as everywhere), anything else goes to the error handler.
+func (h *handler) runError(c *fiber.Ctx, err error) error {
+	var refused *runRefused
+	if errors.As(err, &refused) {
+		return h.apiForbidden(c, refused.perm)
+	}
+	return err
+}
+
 // requestedAPIExecution is the API view of ex, just requested by u, as
 // apiExecutionFull would read it back.
-func requestedAPIExecution(b *models.Bot, ex *models.Execution, u *models.User) apiExecution {
+func requestedAPIExecution(ex *models.Execution, u *models.User) apiExecution {
 	r := &models.ExecutionRow{
 		ID: ex.ID, BotID: ex.BotID, VersionID: ex.VersionID, Status: ex.Status, Trigger: ex.Trigger,
 		Attempt: ex.Attempt, MaxAttempts: ex.MaxAttempts, QueuedAt: ex.QueuedAt, RequestedBy: ex.RequestedBy,
-		BotName: b.Name,
+		BotName: ex.BotName,
 	}
 	if ex.VersionID != nil {
 		n := ex.VersionNumber

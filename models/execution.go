@@ -41,6 +41,9 @@ type Execution struct {
 	// VersionNumber is the number of VersionID, set when the execution is
 	// requested (not stored: the version row has it).
 	VersionNumber int `bun:"-"`
+	// BotName is the bot's name when the execution was requested (not
+	// stored either).
+	BotName string `bun:"-"`
 }
 
 // ExecAttempt is the record of one attempt, kept on the execution.

@@ -22,21 +22,27 @@ func RunnableBot(ctx context.Context, db bun.IDB, botID uuid.UUID) (*Bot, *BotVe
 	if err := db.NewSelect().Model(b).Where("b.id = ?", botID).Scan(ctx); err != nil {
 		return nil, nil, fmt.Errorf("executions: load bot %s: %w", botID, mapErr(err))
 	}
-	switch {
-	case b.ArchivedAt != nil:
-		return nil, nil, &StateError{Message: fmt.Sprintf("%q is archived; restore it before running it.", b.Name)}
-	case b.Status == BotInactive:
-		return nil, nil, &StateError{Message: fmt.Sprintf("%q is inactive; set its status to active to run it.", b.Name)}
-	case b.Status == BotMaintenance:
-		return nil, nil, &StateError{Message: fmt.Sprintf("%q is in maintenance; it cannot run until its status is active again.", b.Name)}
-	case b.ActiveVersionID == nil:
-		return nil, nil, &StateError{Message: fmt.Sprintf("%q has no active version.", b.Name)}
-	}
-	v, err := BotVersionByID(ctx, db, *b.ActiveVersionID)
+	v, err := RunnableVersion(ctx, db, b)
 	if err != nil {
 		return nil, nil, err
 	}
 	return b, v, nil
+}
+
+// RunnableVersion is the version a run of b (as loaded) would use, or a
+// StateError saying why b cannot run now.
+func RunnableVersion(ctx context.Context, db bun.IDB, b *Bot) (*BotVersion, error) {
+	switch {
+	case b.ArchivedAt != nil:
+		return nil, &StateError{Message: fmt.Sprintf("%q is archived; restore it before running it.", b.Name)}
+	case b.Status == BotInactive:
+		return nil, &StateError{Message: fmt.Sprintf("%q is inactive; set its status to active to run it.", b.Name)}
+	case b.Status == BotMaintenance:
+		return nil, &StateError{Message: fmt.Sprintf("%q is in maintenance; it cannot run until its status is active again.", b.Name)}
+	case b.ActiveVersionID == nil:
+		return nil, &StateError{Message: fmt.Sprintf("%q has no active version.", b.Name)}
+	}
+	return BotVersionByID(ctx, db, *b.ActiveVersionID)
 }
 
 // InsertRequestedExecution inserts a queued execution of version v and its

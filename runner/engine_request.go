@@ -44,11 +44,6 @@ func checkInput(r *RunRequest) error {
 // request is retried alone so one bad request cannot sink the others.
 func (e *Engine) flushRequests(ctx context.Context, items []requestItem) ([]requestResult, error) {
 	out := make([]requestResult, len(items))
-	type runnable struct {
-		v   *models.BotVersion
-		cfg Config
-		err error
-	}
 	bots := map[uuid.UUID]runnable{}
 	var ok []int
 	for i := range items {
@@ -59,15 +54,11 @@ func (e *Engine) flushRequests(ctx context.Context, items []requestItem) ([]requ
 		}
 		rb, seen := bots[it.r.BotID]
 		if !seen {
-			_, v, err := models.RunnableBot(ctx, e.db, it.r.BotID)
-			rb = runnable{v: v, err: err}
-			if err == nil {
-				rb.cfg, rb.err = e.versionConfig(v)
-			}
+			rb = e.loadRunnable(ctx, e.db, it.r.BotID)
 			bots[it.r.BotID] = rb
 		}
-		if rb.err != nil {
-			out[i].err = rb.err
+		if err := rb.forRequest(it.r); err != nil {
+			out[i].err = err
 			continue
 		}
 		ok = append(ok, i)
@@ -82,7 +73,7 @@ func (e *Engine) flushRequests(ctx context.Context, items []requestItem) ([]requ
 		for k, i := range ok {
 			it := items[i]
 			rb := bots[it.r.BotID]
-			ex := &models.Execution{ID: models.NewID(), Input: it.r.Input, Trigger: it.r.Trigger, MaxAttempts: rb.cfg.Retry().MaxAttempts}
+			ex := &models.Execution{ID: models.NewID(), Input: it.r.Input, Trigger: it.r.Trigger, MaxAttempts: rb.cfg.Retry().MaxAttempts, BotName: rb.b.Name}
 			rs[k] = models.RequestedExecution{Actor: it.actor, Version: rb.v, Execution: ex}
 		}
 		ok := ok

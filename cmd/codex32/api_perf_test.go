@@ -163,6 +163,16 @@ func statementStats(t *testing.T, db *models.DB) func() {
 		require.NoError(t, db.Bun.NewRaw(`SELECT calls, total_exec_time + total_plan_time AS total, total_plan_time AS plan, mean_exec_time AS mean, max_exec_time AS max, rows,
 			wal_bytes::bigint AS wal, left(regexp_replace(query, '\s+', ' ', 'g'), 160) AS query
 			FROM public.pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 20`).Scan(ctx, &rows))
+		var tables []struct {
+			Relname                          string
+			Ins, Upd, HotUpd, Dead, Autovacs int64
+		}
+		require.NoError(t, db.Bun.NewRaw(`SELECT relname, n_tup_ins AS ins, n_tup_upd AS upd, n_tup_hot_upd AS hot_upd,
+			n_dead_tup AS dead, autovacuum_count AS autovacs FROM pg_stat_user_tables
+			WHERE schemaname = current_schema() AND n_tup_ins + n_tup_upd > 0 ORDER BY n_tup_upd DESC`).Scan(ctx, &tables))
+		for _, r := range tables {
+			t.Logf("RESULT   table %-22s inserts %7d  updates %7d (HOT %7d)  dead %7d  autovacuums %d", r.Relname, r.Ins, r.Upd, r.HotUpd, r.Dead, r.Autovacs)
+		}
 		for _, r := range rows {
 			t.Logf("RESULT   stmt total %8.1f ms (plan %7.1f)  calls %6d  mean %6.2f ms  max %7.2f ms  rows %7d  wal %6d kB  %s", r.Total, r.Plan, r.Calls, r.Mean, r.Max, r.Rows, r.WAL/1024, r.Query)
 		}

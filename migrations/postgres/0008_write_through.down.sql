@@ -1,0 +1,1 @@
+ALTER INDEX IF EXISTS bots_search_trgm_idx RESET (fastupdate);

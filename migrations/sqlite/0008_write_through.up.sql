@@ -1,0 +1,2 @@
+-- Postgres only (GIN index options); kept so both dialects share versions.
+SELECT 1;
