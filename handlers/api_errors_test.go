@@ -113,9 +113,21 @@ func TestAPIProblems(t *testing.T) {
 			require.Equal(t, typeOf("forbidden"), p.Type, path)
 			require.Equal(t, string(models.PermBotsRunAny), p.MissingPermission, path)
 		}
+		// Refused however the request is malformed: 404 and 403 come first.
+		for name, req := range map[string]apiReq{
+			"bad wait":       {method: "POST", path: "/api/v1/bots/" + theirs.ID.String() + "/executions?wait=soon", key: key, body: `{"input": {}}`, off: true},
+			"malformed body": {method: "POST", path: "/api/v1/bots/" + theirs.ID.String() + "/executions", key: key, body: `{"input": `, off: true},
+			"NUL in input":   {method: "POST", path: "/api/v1/bots/" + theirs.ID.String() + "/executions", key: key, body: `{"input": {"s": "\u0000"}}`, off: true},
+		} {
+			r := api.send(req)
+			require.Equal(t, s403, r.StatusCode, name)
+			require.Equal(t, string(models.PermBotsRunAny), r.problem(t).MissingPermission, name)
+		}
+		r := api.send(apiReq{method: "POST", path: "/api/v1/bots/" + uuid.NewString() + "/executions?wait=soon", key: key, body: `{}`, off: true})
+		require.Equal(t, s404, r.StatusCode, "an unknown bot is a 404 before the bad wait")
 		page, err := models.QueryAudit(context.Background(), a.DB.Bun, models.AuditQuery{Action: "access.denied", ResourceID: "POST /api/v1/bots/" + theirs.ID.String() + "/executions"})
 		require.NoError(t, err)
-		require.Len(t, page.Rows, 2)
+		require.Len(t, page.Rows, 5, "every refusal is audited")
 		require.JSONEq(t, `{"needed":"bots:run_any"}`, string(page.Rows[0].NewValues))
 		ex, err := models.QueryExecutions(context.Background(), a.DB.Bun, models.ExecutionQuery{BotIDs: []uuid.UUID{theirs.ID}})
 		require.NoError(t, err)

@@ -153,13 +153,17 @@ func (h *handler) createAPIExecution(c *fiber.Ctx) error {
 	if err != nil {
 		return fiber.ErrNotFound
 	}
+	// The engine loads the bot (once for all the requests it queues
+	// together) and asks canRunBot first: 404, 403, then the input (422)
+	// and the bot's state (409). A request refused earlier, here, reads
+	// the bot to answer in the same order (refusedRun).
 	wait, err := waitParam(c)
 	if err != nil {
-		return err
+		return h.refusedRun(c, botID, err)
 	}
 	var in apiRunRequest
 	if err := bindJSON(c, &in, false); err != nil {
-		return err
+		return h.refusedRun(c, botID, err)
 	}
 	input := in.Input
 	if len(input) == 0 || string(input) == "null" {
@@ -167,10 +171,8 @@ func (h *handler) createAPIExecution(c *fiber.Ctx) error {
 	}
 	eng, err := h.engine()
 	if err != nil {
-		return err
+		return h.refusedRun(c, botID, err)
 	}
-	// The engine loads the bot (once for all the requests it queues
-	// together) and asks canRunBot, before the bot's state: 404, 403, 409.
 	u := web.CurrentUser(c)
 	req := runner.RunRequest{BotID: botID, Input: input, Trigger: models.TriggerAPI, Allow: func(b *models.Bot) error {
 		if !canRunBot(u, b) {
@@ -265,6 +267,21 @@ func (h *handler) runError(c *fiber.Ctx, err error) error {
 	var refused *runRefused
 	if errors.As(err, &refused) {
 		return h.apiForbidden(c, refused.perm)
+	}
+	return err
+}
+
+// refusedRun answers a run request refused before it reached the engine
+// (bad ?wait, body, no engine) as the engine would have: 404 for a bot
+// that does not exist, the audited 403 for one the caller may not run,
+// and only then err.
+func (h *handler) refusedRun(c *fiber.Ctx, botID uuid.UUID, err error) error {
+	b, lerr := models.BotByID(c.UserContext(), h.DB.Bun, botID)
+	if lerr != nil {
+		return lerr
+	}
+	if u := web.CurrentUser(c); !canRunBot(u, b) {
+		return h.apiForbidden(c, missingBotPerm(u, b, models.PermBotsRunOwn, models.PermBotsRunAny))
 	}
 	return err
 }

@@ -157,7 +157,7 @@ func (m *Migrator) Up(ctx context.Context) ([]Migration, error) {
 		if err != nil {
 			return err
 		}
-		return tuneRiver(ctx, m.db)
+		return tuneRiver(ctx, m.db, m.log)
 	})
 	return applied, err
 }

@@ -3,6 +3,7 @@ package migrations_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -146,9 +147,20 @@ func TestGINIndexesWriteThrough(t *testing.T) {
 	_, err = m.Up(ctx)
 	require.NoError(t, err)
 	require.Equal(t, want, fastupdate())
-	// Idempotent, and mended if someone turned it back on.
+	// Idempotent, and mended if someone turned it back on — but never by
+	// waiting long behind job writers: a busy index is left for next time.
 	_, err = db.SQL.ExecContext(ctx, "ALTER INDEX river_job_args_index SET (fastupdate = on)")
 	require.NoError(t, err)
+	reader, err := db.SQL.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	_, err = reader.ExecContext(ctx, "SELECT count(*) FROM river_job") // locks its indexes until the end
+	require.NoError(t, err)
+	start := time.Now()
+	_, err = m.Up(ctx)
+	require.NoError(t, err, "a busy index does not stop the start")
+	require.Less(t, time.Since(start), 10*time.Second)
+	require.Equal(t, "fastupdate=on", fastupdate()["river_job_args_index"])
+	require.NoError(t, reader.Rollback())
 	_, err = m.Up(ctx)
 	require.NoError(t, err)
 	require.Equal(t, want, fastupdate())

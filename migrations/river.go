@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
@@ -87,13 +88,13 @@ var riverGINIndexes = []string{"river_job_args_index", "river_job_metadata_index
 // 150 ms. Without the list each write updates the index directly, a small
 // even cost (BENCHMARKS.md, JSON API under load). Idempotent; River's own
 // migrations leave index options alone.
-func tuneRiver(ctx context.Context, db *models.DB) error {
+func tuneRiver(ctx context.Context, db *models.DB, log *slog.Logger) error {
 	if db.Dialect != models.Postgres {
 		return nil
 	}
 	for _, idx := range riverGINIndexes {
 		var off bool
-		err := db.SQL.QueryRowContext(ctx, `SELECT coalesce('fastupdate=off' = ANY(c.reloptions), false)
+		err := db.SQL.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM unnest(c.reloptions) o WHERE o IN ('fastupdate=off', 'fastupdate=false'))
 			FROM pg_class c WHERE c.oid = to_regclass($1)`, idx).Scan(&off)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && off) {
 			continue
@@ -101,11 +102,42 @@ func tuneRiver(ctx context.Context, db *models.DB) error {
 		if err != nil {
 			return fmt.Errorf("migrations: river index %s: %w", idx, err)
 		}
-		if _, err := db.SQL.ExecContext(ctx, "ALTER INDEX "+idx+" SET (fastupdate = off)"); err != nil {
+		// The option takes an exclusive lock on the index: never queue job
+		// writes behind it for long (older workers may be running); the
+		// next start tries again.
+		err = inTx(ctx, db.SQL, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, "SET LOCAL lock_timeout = '3s'"); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "ALTER INDEX "+idx+" SET (fastupdate = off)"); err != nil {
+				return err
+			}
+			// Entries already in the pending list would stay there.
+			_, err := tx.ExecContext(ctx, "SELECT gin_clean_pending_list($1::regclass)", idx)
+			return err
+		})
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
+			log.Warn("river index busy: its GIN pending list stays on until the next start", "index", idx)
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("migrations: river index %s: %w", idx, err)
 		}
 	}
 	return nil
+}
+
+func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
 
 // minLevel drops records below a level.

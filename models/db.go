@@ -105,7 +105,7 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	sqldb := stdlib.OpenDBFromPool(pool)
 	// (OpenDBFromPool keeps no idle connections in database/sql: each goes
 	// back to the pgx pool, which River uses directly too.)
-	return &DB{Bun: bun.NewDB(sqldb, pgdialect.New()), SQL: sqldb, Pool: pool, QueuePool: queuePool, Dialect: Postgres}, nil
+	return &DB{Bun: bun.NewDB(sqldb, pgDialect{pgdialect.New()}), SQL: sqldb, Pool: pool, QueuePool: queuePool, Dialect: Postgres}, nil
 }
 
 func openSQLite(ctx context.Context, path string) (*DB, error) {
@@ -135,7 +135,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		_ = sqldb.Close()
 		return nil, fmt.Errorf("models: open sqlite %s: %w", path, err)
 	}
-	return &DB{Bun: bun.NewDB(sqldb, sqlitedialect.New()), SQL: sqldb, Dialect: SQLite}, nil
+	return &DB{Bun: bun.NewDB(sqldb, sqliteDialect{sqlitedialect.New()}), SQL: sqldb, Dialect: SQLite}, nil
 }
 
 // Ping checks the database answers.

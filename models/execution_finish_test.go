@@ -24,7 +24,7 @@ func TestFinishExecutionsBatch(t *testing.T) {
 	v, err := models.CreateBot(ctx, db.Bun, models.Actor{UserID: &owner.ID}, b, json.RawMessage(`{"source":"function main() {}"}`), "")
 	require.NoError(t, err)
 
-	const n = 7
+	const n = 8
 	ids := make([]uuid.UUID, n)
 	claims := make([]models.Claim, n)
 	for i := range ids {
@@ -57,14 +57,15 @@ func TestFinishExecutionsBatch(t *testing.T) {
 		fin(5, models.ExecSuccess, `"not mine"`, "", ""),
 	}
 	fs[5].WorkerID = "w2" // another worker's result for an attempt w1 holds
-	unknownBot := fin(6, models.ExecFailed, "", "boom", "one by one")
+	fs = append(fs, fin(7, models.ExecSuccess, `{"s\u0000":"x\u0000y"}`, "", "a\x00b")) // NULs: Postgres stores none
+	unknownBot := fin(6, models.ExecFailed, "", "boom\x00", "one by one")
 	unknownBot.BotID = uuid.Nil // read from the row: goes the one-by-one way
 	fs = append(fs, unknownBot)
 
 	errs, err := models.FinishExecutions(ctx, db.Bun, fs, models.FinishOptions{})
 	require.NoError(t, err)
 	require.Len(t, errs, len(fs))
-	for _, i := range []int{0, 1, 2, 3, 4, 6} {
+	for _, i := range []int{0, 1, 2, 3, 4, 6, 7} {
 		require.NoError(t, errs[i], "result %d", i)
 	}
 	require.ErrorIs(t, errs[5], models.ErrNotHeld, "another worker's result")
@@ -117,12 +118,18 @@ func TestFinishExecutionsBatch(t *testing.T) {
 	e = get(6)
 	require.Equal(t, models.ExecFailed, e.Status)
 	require.Equal(t, "one by one", e.Logs)
-	require.Equal(t, "boom", e.Error)
+	require.Equal(t, "boom\uFFFD", e.Error)
+	require.Equal(t, "boom\uFFFD", e.Attempts[0].Error)
+
+	e = get(7)
+	require.Equal(t, "a\uFFFDb", e.Logs)
+	require.JSONEq(t, `{"s\uFFFD":"x\uFFFDy"}`, string(e.Output))
+	require.Equal(t, "a\x00b", fs[6].Logs, "the caller's results are left as given")
 
 	got, err := models.BotByID(ctx, db.Bun, b.ID)
 	require.NoError(t, err)
-	require.EqualValues(t, 6, got.TotalExecutions)
-	require.EqualValues(t, 3, got.SuccessfulExecutions)
+	require.EqualValues(t, 7, got.TotalExecutions)
+	require.EqualValues(t, 4, got.SuccessfulExecutions)
 	require.EqualValues(t, 3, got.FailedExecutions)
 }
 

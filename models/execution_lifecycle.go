@@ -85,6 +85,12 @@ var ErrNotHeld = &StateError{Message: "this attempt is no longer held by the wor
 // It returns one error per item (nil, or ErrNotHeld).
 func FinishExecutions(ctx context.Context, db bun.IDB, fs []Finish, opts FinishOptions) ([]error, error) {
 	results := make([]error, len(fs))
+	fs = slices.Clone(fs) // normalised below; the caller's slice stays as given
+	for i := range fs {
+		f := &fs[i]
+		f.Started, f.Ended = f.Started.UTC().Truncate(time.Microsecond), f.Ended.UTC().Truncate(time.Microsecond)
+		f.Logs, f.Error, f.Output = TextWithoutNUL(f.Logs), TextWithoutNUL(f.Error), WithoutNUL(f.Output)
+	}
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		clear(results)
 		stats := map[uuid.UUID]*botDelta{}
@@ -101,7 +107,6 @@ func FinishExecutions(ctx context.Context, db bun.IDB, fs []Finish, opts FinishO
 		var bulk []int // terminal results of known bots: one UPDATE on Postgres
 		for i := range fs {
 			f := &fs[i]
-			f.Started, f.Ended = f.Started.UTC().Truncate(time.Microsecond), f.Ended.UTC().Truncate(time.Microsecond)
 			if tx.Dialect().Name() == dialect.PG && f.Status.Terminal() && f.BotID != uuid.Nil {
 				bulk = append(bulk, i)
 				continue

@@ -170,12 +170,19 @@ func (e *Engine) loadRunnable(ctx context.Context, db bun.IDB, id uuid.UUID) run
 	return rb
 }
 
-// forRequest is rb for request r: r's Allow first, then the bot's state.
-func (rb runnable) forRequest(r RunRequest) error {
-	if rb.b != nil && r.Allow != nil {
+// forRequest is rb for request r, checked in the order callers answer:
+// the bot exists, r's Allow, r's input (defaulted here), the bot's state.
+func (rb runnable) forRequest(r *RunRequest) error {
+	if rb.b == nil {
+		return rb.err
+	}
+	if r.Allow != nil {
 		if err := r.Allow(rb.b); err != nil {
 			return err
 		}
+	}
+	if err := checkInput(r); err != nil {
+		return err
 	}
 	return rb.err
 }
@@ -215,11 +222,8 @@ func (e *Engine) Request(ctx context.Context, actor models.Actor, r RunRequest) 
 // RequestTx is Request inside the caller's transaction: nothing is queued
 // unless tx commits.
 func (e *Engine) RequestTx(ctx context.Context, tx bun.Tx, actor models.Actor, r RunRequest) (*models.Execution, error) {
-	if err := checkInput(&r); err != nil {
-		return nil, err
-	}
 	rb := e.loadRunnable(ctx, tx, r.BotID)
-	if err := rb.forRequest(r); err != nil {
+	if err := rb.forRequest(&r); err != nil {
 		return nil, err
 	}
 	v := rb.v

@@ -35,6 +35,9 @@ func checkInput(r *RunRequest) error {
 	if !json.Valid(r.Input) {
 		return &models.ValidationError{Fields: map[string]string{"input": "is not valid JSON"}}
 	}
+	if models.HasNULEscape(r.Input) {
+		return &models.ValidationError{Fields: map[string]string{"input": `has a NUL character (\u0000) in a string, which cannot be stored`}}
+	}
 	return nil
 }
 
@@ -48,16 +51,12 @@ func (e *Engine) flushRequests(ctx context.Context, items []requestItem) ([]requ
 	var ok []int
 	for i := range items {
 		it := &items[i]
-		if err := checkInput(&it.r); err != nil {
-			out[i].err = err
-			continue
-		}
 		rb, seen := bots[it.r.BotID]
 		if !seen {
 			rb = e.loadRunnable(ctx, e.db, it.r.BotID)
 			bots[it.r.BotID] = rb
 		}
-		if err := rb.forRequest(it.r); err != nil {
+		if err := rb.forRequest(&it.r); err != nil {
 			out[i].err = err
 			continue
 		}
