@@ -56,8 +56,9 @@ func TestFinishExecutionsBatch(t *testing.T) {
 		fin(4, models.ExecSuccess, `"ok"`, "", ""),
 		fin(5, models.ExecSuccess, `"not mine"`, "", ""),
 	}
-	fs[5].WorkerID = "w2"                                                               // another worker's result for an attempt w1 holds
-	fs = append(fs, fin(7, models.ExecSuccess, `{"s\u0000":"x\u0000y"}`, "", "a\x00b")) // NULs: Postgres stores none
+	fs[5].WorkerID = "w2" // another worker's result for an attempt w1 holds
+	// NULs, which Postgres cannot store, in the text and the output.
+	fs = append(fs, fin(7, models.ExecSuccess, `{"s\u0000":"x\u0000y"}`, "", "a\x00b"))
 	unknownBot := fin(6, models.ExecFailed, "", "boom\x00", "one by one")
 	unknownBot.BotID = uuid.Nil // read from the row: goes the one-by-one way
 	fs = append(fs, unknownBot)
