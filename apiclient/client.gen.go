@@ -1091,7 +1091,9 @@ type ClientInterface interface {
 	// Queues an execution of the bot's active version with `input` (trigger `api`). Without `wait` the answer is
 	// 202 with `Location` to poll. With `wait` (at most 60s) the request waits: 200 with the finished execution
 	// if it ends in time, otherwise 202 as without. Own bots need bots:run_own, others' bots:run_any. A bot that
-	// may not run (archived, inactive, in maintenance) is a 409 `state-conflict`.
+	// may not run (archived, inactive, in maintenance) is a 409 `state-conflict`. Refusals come in this order:
+	// 404 (no such bot), 403, then a malformed request (400, 413, 415), an invalid `input` (422; a string may
+	// not hold `\u0000`), and the bot's state (409).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1103,7 +1105,9 @@ type ClientInterface interface {
 	// Queues an execution of the bot's active version with `input` (trigger `api`). Without `wait` the answer is
 	// 202 with `Location` to poll. With `wait` (at most 60s) the request waits: 200 with the finished execution
 	// if it ends in time, otherwise 202 as without. Own bots need bots:run_own, others' bots:run_any. A bot that
-	// may not run (archived, inactive, in maintenance) is a 409 `state-conflict`.
+	// may not run (archived, inactive, in maintenance) is a 409 `state-conflict`. Refusals come in this order:
+	// 404 (no such bot), 403, then a malformed request (400, 413, 415), an invalid `input` (422; a string may
+	// not hold `\u0000`), and the bot's state (409).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1405,7 +1409,9 @@ func (c *Client) ListBotExecutions(ctx context.Context, id BotID, params *ListBo
 // Queues an execution of the bot's active version with `input` (trigger `api`). Without `wait` the answer is
 // 202 with `Location` to poll. With `wait` (at most 60s) the request waits: 200 with the finished execution
 // if it ends in time, otherwise 202 as without. Own bots need bots:run_own, others' bots:run_any. A bot that
-// may not run (archived, inactive, in maintenance) is a 409 `state-conflict`.
+// may not run (archived, inactive, in maintenance) is a 409 `state-conflict`. Refusals come in this order:
+// 404 (no such bot), 403, then a malformed request (400, 413, 415), an invalid `input` (422; a string may
+// not hold `\u0000`), and the bot's state (409).
 //
 // Takes any type of body and a specified content type.
 //
@@ -1427,7 +1433,9 @@ func (c *Client) RunBotWithBody(ctx context.Context, id BotID, params *RunBotPar
 // Queues an execution of the bot's active version with `input` (trigger `api`). Without `wait` the answer is
 // 202 with `Location` to poll. With `wait` (at most 60s) the request waits: 200 with the finished execution
 // if it ends in time, otherwise 202 as without. Own bots need bots:run_own, others' bots:run_any. A bot that
-// may not run (archived, inactive, in maintenance) is a 409 `state-conflict`.
+// may not run (archived, inactive, in maintenance) is a 409 `state-conflict`. Refusals come in this order:
+// 404 (no such bot), 403, then a malformed request (400, 413, 415), an invalid `input` (422; a string may
+// not hold `\u0000`), and the bot's state (409).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3348,7 +3356,9 @@ type ClientWithResponsesInterface interface {
 	// Queues an execution of the bot's active version with `input` (trigger `api`). Without `wait` the answer is
 	// 202 with `Location` to poll. With `wait` (at most 60s) the request waits: 200 with the finished execution
 	// if it ends in time, otherwise 202 as without. Own bots need bots:run_own, others' bots:run_any. A bot that
-	// may not run (archived, inactive, in maintenance) is a 409 `state-conflict`.
+	// may not run (archived, inactive, in maintenance) is a 409 `state-conflict`. Refusals come in this order:
+	// 404 (no such bot), 403, then a malformed request (400, 413, 415), an invalid `input` (422; a string may
+	// not hold `\u0000`), and the bot's state (409).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3360,7 +3370,9 @@ type ClientWithResponsesInterface interface {
 	// Queues an execution of the bot's active version with `input` (trigger `api`). Without `wait` the answer is
 	// 202 with `Location` to poll. With `wait` (at most 60s) the request waits: 200 with the finished execution
 	// if it ends in time, otherwise 202 as without. Own bots need bots:run_own, others' bots:run_any. A bot that
-	// may not run (archived, inactive, in maintenance) is a 409 `state-conflict`.
+	// may not run (archived, inactive, in maintenance) is a 409 `state-conflict`. Refusals come in this order:
+	// 404 (no such bot), 403, then a malformed request (400, 413, 415), an invalid `input` (422; a string may
+	// not hold `\u0000`), and the bot's state (409).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3753,7 +3765,8 @@ func (r ListBotsResponse) ContentType() string {
 
 // CreateBotResponse201Headers the declared response headers of an HTTP 201 response for CreateBot
 type CreateBotResponse201Headers struct {
-	Location *string
+	IdempotentReplayed *string
+	Location           *string
 }
 
 // CreateBotResponse401Headers the declared response headers of an HTTP 401 response for CreateBot
@@ -4375,9 +4388,15 @@ func (r ListBotExecutionsResponse) ContentType() string {
 	return ""
 }
 
+// RunBotResponse200Headers the declared response headers of an HTTP 200 response for RunBot
+type RunBotResponse200Headers struct {
+	IdempotentReplayed *string
+}
+
 // RunBotResponse202Headers the declared response headers of an HTTP 202 response for RunBot
 type RunBotResponse202Headers struct {
-	Location *string
+	IdempotentReplayed *string
+	Location           *string
 }
 
 // RunBotResponse401Headers the declared response headers of an HTTP 401 response for RunBot
@@ -4419,6 +4438,8 @@ type RunBotResponse struct {
 	ApplicationProblemJSON500 *InternalError
 	// ApplicationProblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationProblemJSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *RunBotResponse200Headers
 	// Headers202 the parsed response headers for an HTTP 202 response
 	Headers202 *RunBotResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -5781,7 +5802,9 @@ func (c *ClientWithResponses) ListBotExecutionsWithResponse(ctx context.Context,
 // Queues an execution of the bot's active version with `input` (trigger `api`). Without `wait` the answer is
 // 202 with `Location` to poll. With `wait` (at most 60s) the request waits: 200 with the finished execution
 // if it ends in time, otherwise 202 as without. Own bots need bots:run_own, others' bots:run_any. A bot that
-// may not run (archived, inactive, in maintenance) is a 409 `state-conflict`.
+// may not run (archived, inactive, in maintenance) is a 409 `state-conflict`. Refusals come in this order:
+// 404 (no such bot), 403, then a malformed request (400, 413, 415), an invalid `input` (422; a string may
+// not hold `\u0000`), and the bot's state (409).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5799,7 +5822,9 @@ func (c *ClientWithResponses) RunBotWithBodyWithResponse(ctx context.Context, id
 // Queues an execution of the bot's active version with `input` (trigger `api`). Without `wait` the answer is
 // 202 with `Location` to poll. With `wait` (at most 60s) the request waits: 200 with the finished execution
 // if it ends in time, otherwise 202 as without. Own bots need bots:run_own, others' bots:run_any. A bot that
-// may not run (archived, inactive, in maintenance) is a 409 `state-conflict`.
+// may not run (archived, inactive, in maintenance) is a 409 `state-conflict`. Refusals come in this order:
+// 404 (no such bot), 403, then a malformed request (400, 413, 415), an invalid `input` (422; a string may
+// not hold `\u0000`), and the bot's state (409).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6347,6 +6372,13 @@ func ParseCreateBotResponse(rsp *http.Response) (*CreateBotResponse, error) {
 	switch {
 	case rsp.StatusCode == 201:
 		var headers CreateBotResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6957,8 +6989,25 @@ func ParseRunBotResponse(rsp *http.Response) (*RunBotResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers RunBotResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 202:
 		var headers RunBotResponse202Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
