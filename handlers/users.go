@@ -11,13 +11,20 @@ import (
 	"github.com/codex32/codex32/web"
 )
 
+// usersPageSize is how many users the admin page shows at once.
+const usersPageSize = 100
+
 func (h *handler) showUsers(c *fiber.Ctx) error {
 	q := strings.TrimSpace(c.Query("q"))
-	users, err := models.ListUsers(c.UserContext(), h.DB.Bun, models.UserFilter{Search: q})
+	after := strings.Clone(c.Query("after"))
+	page, err := models.QueryUsers(c.UserContext(), h.DB.Bun, models.UserFilter{Search: q, After: after, Limit: usersPageSize})
+	if _, bad := validationFields(err); bad {
+		return redirectWithFlash(c, "/admin/users", views.FlashError, "That page link is no longer valid; here is the first page.")
+	}
 	if err != nil {
 		return err
 	}
-	d := views.UsersData{Users: users, Search: q, Me: web.CurrentUser(c)}
+	d := views.UsersData{Users: page.Users, Search: q, Me: web.CurrentUser(c), Next: page.Next, Paged: after != ""}
 	return web.Render(c, fiber.StatusOK, views.Users(h.page(c, "Users", "users"), d))
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/stretchr/testify/require"
 
 	"github.com/codex32/codex32/internal/testutil"
@@ -101,4 +102,40 @@ func TestForbiddenAttemptsAreAudited(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, c.Post("/admin/users/"+u.ID.String()+"/disable", nil).StatusCode)
 	require.Equal(t, 2, countRows(t, a, "audit_logs", "action = ? AND actor_user_id = ?", "access.denied", u.ID))
 	require.Equal(t, 1, countRows(t, a, "audit_logs", "action = ? AND resource_id = ?", "access.denied", "POST /admin/users/"+u.ID.String()+"/disable"))
+}
+
+// TestUsersPagePagesOn: past 100 users the page links to the older ones
+// (keyset pages, the search kept); every user is reachable exactly once.
+func TestUsersPagePagesOn(t *testing.T) {
+	t.Parallel()
+	a, c, _ := signedIn(t, models.RoleAdmin)
+	_, err := models.Seed(t.Context(), a.DB, models.SeedOptions{Users: 120})
+	require.NoError(t, err)
+	var total int
+	require.NoError(t, a.DB.Bun.NewRaw("SELECT count(*) FROM users").Scan(t.Context(), &total))
+	require.Greater(t, total, 100)
+
+	seen := map[string]bool{}
+	path := "/admin/users"
+	for pages := 0; path != ""; pages++ {
+		require.Less(t, pages, 5, "paging ends")
+		d := c.Get(path).Doc(t)
+		rows := d.Find(`[data-testid="user-row"]`)
+		require.LessOrEqual(t, rows.Length(), 100)
+		rows.Each(func(_ int, s *goquery.Selection) {
+			email := s.AttrOr("data-email", "")
+			require.False(t, seen[email], "%s shown twice", email)
+			seen[email] = true
+		})
+		require.Equal(t, pages > 0, d.Find(`[data-testid="first-page"]`).Length() == 1, "a way back from page %d", pages)
+		path = d.Find(`[data-testid="next-page"]`).AttrOr("href", "")
+	}
+	require.Len(t, seen, total)
+
+	// The search is kept on the next page; a broken cursor starts over.
+	d := c.Get("/admin/users?q=example").Doc(t)
+	next := d.Find(`[data-testid="next-page"]`).AttrOr("href", "")
+	require.Contains(t, next, "q=example")
+	r := c.Get("/admin/users?after=not-a-cursor")
+	require.Equal(t, http.StatusSeeOther, r.StatusCode)
 }
