@@ -181,13 +181,14 @@ func TestEngineCancelQueued(t *testing.T) {
 func TestEngineCancelRunningScript(t *testing.T) {
 	db := testutil.NewDB(t)
 	eng := testutil.NewEngine(t, db, testBox(t), testutil.EngineOptions{Workers: 2})
-	b := newBot(t, db, models.KindScript, scriptConfig(`function main() { for (;;) {} }`, `"timeout_seconds": 60`))
+	b := newBot(t, db, models.KindScript, scriptConfig(`function main() { console.log("working on it"); for (;;) {} }`, `"timeout_seconds": 60`))
 	ctx := context.Background()
 	ex, err := eng.Request(ctx, models.SystemActor("test"), runner.RunRequest{BotID: b.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, db, ex.ID, 20*time.Second, "running", func(e *models.Execution) bool { return e.Status == models.ExecRunning })
+	time.Sleep(200 * time.Millisecond) // in its loop, past the log line
 	start := time.Now()
 	if _, err := eng.Cancel(ctx, models.SystemActor("test"), ex.ID); err != nil {
 		t.Fatal(err)
@@ -195,6 +196,9 @@ func TestEngineCancelRunningScript(t *testing.T) {
 	got := waitFinal(t, db, ex.ID, 5*time.Second)
 	if got.Status != models.ExecCancelled {
 		t.Fatalf("status %s (%q)", got.Status, got.Error)
+	}
+	if !strings.Contains(got.Logs, "working on it") {
+		t.Fatalf("the logs printed before the cancel were lost: %q", got.Logs)
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("cancel took %s", d)

@@ -131,6 +131,10 @@ func (e *Engine) outcome(jobCtx, runCtx context.Context, ex *models.Execution, r
 		return f
 	case errors.Is(context.Cause(runCtx), errCancelledByUser):
 		f.Status, f.Error = models.ExecCancelled, "Cancelled while running."
+		var stopped *StoppedError
+		if errors.As(runErr, &stopped) {
+			f.Logs = mask(stopped.Logs) // what it printed before the cancel
+		}
 	case jobCtx.Err() != nil:
 		// The worker is stopping: give the attempt back to the queue.
 		f.Status, f.Requeue, f.RetryAt = models.ExecQueued, true, time.Now()

@@ -295,8 +295,19 @@ func (p *ScriptPool) runOn(ctx context.Context, slot *scriptSlot, proc *sandboxP
 		return nil, &RunError{Message: timedOutMessage(timeout), TimedOut: true}
 	default: // awaitCancelled
 		_ = proc.cancel(id)
-		p.drain(slot, proc, id)
-		return nil, cancelledError(ctx)
+		// An interrupt usually lands at once: wait a moment for the
+		// child's answer, which carries the logs printed so far.
+		resp, res := p.await(context.Background(), proc, id, time.Now().Add(min(cancelAnswerWait, p.killGrace)))
+		if res != awaitAnswered {
+			p.drain(slot, proc, id)
+			return nil, cancelledError(ctx)
+		}
+		if resp.Failure != nil && resp.Failure.Kind == failMemory {
+			p.retire(slot)
+		} else {
+			p.slots <- slot
+		}
+		return nil, &StoppedError{Cause: ctx.Err(), Logs: resp.Logs}
 	}
 }
 
@@ -402,6 +413,20 @@ func answerResult(r *sandboxResponse) (*Result, error) {
 	}
 	return nil, &RunError{Message: f.Message, TimedOut: f.Kind == failTimeout, Logs: r.Logs}
 }
+
+// cancelAnswerWait is how long a cancelled run waits for the child's
+// answer (and its logs) before leaving it to drain in the background.
+const cancelAnswerWait = 300 * time.Millisecond
+
+// StoppedError is a run stopped by its context (errors.Is finds
+// context.Canceled), with the logs it printed before.
+type StoppedError struct {
+	Cause error
+	Logs  string
+}
+
+func (e *StoppedError) Error() string { return "runner: script run stopped: " + e.Cause.Error() }
+func (e *StoppedError) Unwrap() error { return e.Cause }
 
 // cancelledError wraps ctx's error so errors.Is finds context.Canceled (or
 // DeadlineExceeded).
