@@ -175,10 +175,7 @@ func (h *handler) createAPIExecution(c *fiber.Ctx) error {
 	}
 	u := web.CurrentUser(c)
 	req := runner.RunRequest{BotID: botID, Input: input, Trigger: models.TriggerAPI, Allow: func(b *models.Bot) error {
-		if !canRunBot(u, b) {
-			return &runRefused{perm: missingBotPerm(u, b, models.PermBotsRunOwn, models.PermBotsRunAny)}
-		}
-		return nil
+		return runRefusal(u, b)
 	}}
 	if wait == 0 {
 		return h.runAndAnswerAtOnce(c, eng, req)
@@ -261,6 +258,14 @@ type runRefused struct{ perm string }
 
 func (e *runRefused) Error() string { return "missing permission " + e.perm }
 
+// runRefusal is canRunBot as an error: nil when u may run b.
+func runRefusal(u *models.User, b *models.Bot) error {
+	if !canRunBot(u, b) {
+		return &runRefused{perm: missingBotPerm(u, b, models.PermBotsRunOwn, models.PermBotsRunAny)}
+	}
+	return nil
+}
+
 // runError answers a failed run request: a refusal is the API's 403
 // (audited, as everywhere), anything else goes to the error handler.
 func (h *handler) runError(c *fiber.Ctx, err error) error {
@@ -280,8 +285,8 @@ func (h *handler) refusedRun(c *fiber.Ctx, botID uuid.UUID, err error) error {
 	if lerr != nil {
 		return lerr
 	}
-	if u := web.CurrentUser(c); !canRunBot(u, b) {
-		return h.apiForbidden(c, missingBotPerm(u, b, models.PermBotsRunOwn, models.PermBotsRunAny))
+	if refused := runRefusal(web.CurrentUser(c), b); refused != nil {
+		return h.runError(c, refused)
 	}
 	return err
 }

@@ -20,9 +20,7 @@ func TestFinishExecutionsBatch(t *testing.T) {
 	t.Parallel()
 	db := testutil.NewDB(t)
 	owner := testutil.CreateUser(t, db, models.RoleAdmin)
-	b := &models.Bot{OwnerID: owner.ID, Name: "finisher", Kind: models.KindScript, Status: models.BotActive}
-	v, err := models.CreateBot(ctx, db.Bun, models.Actor{UserID: &owner.ID}, b, json.RawMessage(`{"source":"function main() {}"}`), "")
-	require.NoError(t, err)
+	b, v := createBot(t, db, owner, "finisher", models.BotActive)
 
 	const n = 8
 	ids := make([]uuid.UUID, n)

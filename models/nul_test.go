@@ -47,9 +47,7 @@ func TestJSONBackslashU0000RoundTrips(t *testing.T) {
 	t.Parallel()
 	db := testutil.NewDB(t)
 	owner := testutil.CreateUser(t, db, models.RoleAdmin)
-	b := &models.Bot{OwnerID: owner.ID, Name: "escapes", Kind: models.KindScript, Status: models.BotActive}
-	v, err := models.CreateBot(ctx, db.Bun, models.Actor{UserID: &owner.ID}, b, json.RawMessage(`{"source":"function main() {}"}`), "")
-	require.NoError(t, err)
+	b, v := createBot(t, db, owner, "escapes", models.BotActive)
 	in := json.RawMessage(`{"a":"x\\u0000y","b":"\\\\u0000","c":"\\\\\\u0001","d":"\\\"u0000"}`)
 	e := &models.Execution{ID: models.NewID(), BotID: b.ID, VersionID: &v.ID, Status: models.ExecQueued, Trigger: models.TriggerAPI,
 		Input: in, MaxAttempts: 1, QueuedAt: time.Now()}
