@@ -526,12 +526,16 @@ func routeCases() []routeCase {
 			form: func(*matrixEnv) url.Values { return url.Values{"name": {"lower"}, "value": {"x"}} }},
 		{method: "POST", route: "/admin/secrets/:name/delete", variant: "existing", want: want5(s303, s403, s403, s303, s303), loc: "/admin/secrets",
 			path: func(e *matrixEnv) string {
-				name := "K_" + strings.ToUpper(strings.ReplaceAll(uuid.NewString()[:8], "-", ""))
-				_, err := models.PutSecret(context.Background(), e.a.DB.Bun, e.a.Secrets, models.SystemActor("test"), name, "", "value-123")
-				require.NoError(e.t, err)
-				return "/admin/secrets/" + name + "/delete"
+				return matrixSecretPath("/delete")(e)
 			}},
 		{method: "POST", route: "/admin/secrets/:name/delete", variant: "unknown", path: fixedPath("/admin/secrets/NOPE/delete"), want: want5(s303, s403, s403, s303, s404)},
+		{method: "GET", route: "/admin/secrets/:name", variant: "existing", want: want5(s303, s403, s403, s303, s200), path: matrixSecretPath("")},
+		{method: "GET", route: "/admin/secrets/:name", variant: "unknown", path: fixedPath("/admin/secrets/NOPE"), want: want5(s303, s403, s403, s303, s404)},
+		{method: "POST", route: "/admin/secrets/:name", variant: "valid", want: want5(s303, s403, s403, s303, s303), loc: "/admin/secrets", path: matrixSecretPath(""),
+			form: func(*matrixEnv) url.Values { return url.Values{"grant_tags": {"ops"}, "hosts": {"api.example.com"}} }},
+		{method: "POST", route: "/admin/secrets/:name", variant: "bad host", want: want5(s303, s403, s403, s303, s422), path: matrixSecretPath(""),
+			form: func(*matrixEnv) url.Values { return url.Values{"hosts": {"https://api.example.com/x"}} }},
+		{method: "POST", route: "/admin/secrets/:name", variant: "unknown", path: fixedPath("/admin/secrets/NOPE"), want: want5(s303, s403, s403, s303, s404)},
 
 		// Administration: admins only.
 		{method: "GET", route: "/admin/users", want: want5(s303, s403, s403, s303, s200)},
@@ -1133,5 +1137,15 @@ func TestForwardedFor(t *testing.T) {
 			require.Len(t, sessions, 1)
 			require.Equal(t, tc.want, sessions[0].IP)
 		})
+	}
+}
+
+// matrixSecretPath creates a secret and returns its page's path + suffix.
+func matrixSecretPath(suffix string) func(e *matrixEnv) string {
+	return func(e *matrixEnv) string {
+		name := "K_" + strings.ToUpper(strings.ReplaceAll(uuid.NewString()[:8], "-", ""))
+		_, err := models.PutSecret(context.Background(), e.a.DB.Bun, e.a.Secrets, models.SystemActor("test"), name, "", "value-123", nil)
+		require.NoError(e.t, err)
+		return "/admin/secrets/" + name + suffix
 	}
 }

@@ -179,22 +179,22 @@ func apiChangeErr(err error) error {
 
 // checkAPIConfig validates config against kind into fields ("config" or
 // "config.<path>" for the config's own problems).
-func checkAPIConfig(kind models.BotKind, config json.RawMessage, fields map[string]string) {
+func checkAPIConfig(kind models.BotKind, config json.RawMessage, fields map[string]string) runner.Config {
 	if !kind.Valid() {
 		fields["kind"] = fmt.Sprintf("must be one of %s", strings.Join(stringsOf(models.BotKinds), ", "))
-		return
+		return nil
 	}
 	if len(config) == 0 {
 		fields["config"] = "is required"
-		return
+		return nil
 	}
-	_, err := runner.ValidateConfig(kind, config)
+	cfg, err := runner.ValidateConfig(kind, config)
 	var ce *runner.ConfigError
 	if !errors.As(err, &ce) {
 		if err != nil {
 			fields["config"] = err.Error()
 		}
-		return
+		return cfg
 	}
 	for _, fe := range ce.Errors {
 		field := "config"
@@ -207,6 +207,16 @@ func checkAPIConfig(kind models.BotKind, config json.RawMessage, fields map[stri
 			fields[field] = fe.Message
 		}
 	}
+	return nil
+}
+
+// addSecretProblems adds the secret checks' problems to an API answer's fields.
+func (h *handler) addSecretProblems(c *fiber.Ctx, use secretUse, fields map[string]string) error {
+	problems, err := h.secretProblems(c, use)
+	for k, v := range problems {
+		fields[k] = v
+	}
+	return err
 }
 
 type apiBotCreate struct {
@@ -236,8 +246,14 @@ func (h *handler) createAPIBot(c *fiber.Ctx) error {
 			fields[k] = v
 		}
 	}
+	var cfg runner.Config
 	if _, bad := fields["kind"]; !bad {
-		checkAPIConfig(b.Kind, in.Config, fields)
+		cfg = checkAPIConfig(b.Kind, in.Config, fields)
+	}
+	if len(fields) == 0 {
+		if err := h.addSecretProblems(c, secretUse{cfg: cfg, user: models.SecretUser{OwnerID: b.OwnerID, Tags: b.Tags}}, fields); err != nil {
+			return err
+		}
 	}
 	if len(fields) > 0 {
 		return web.FieldsProblem(fiber.StatusUnprocessableEntity, fields)
@@ -299,7 +315,19 @@ func (h *handler) updateAPIBot(c *fiber.Ctx) error {
 		}
 	}
 	versioned := in.Kind != nil || len(in.Config) > 0 || in.BaseVersion != nil || strings.TrimSpace(in.Changelog) != ""
+	use := secretUse{user: models.SecretUser{BotID: &b.ID, OwnerID: b.OwnerID, Tags: check.Tags}, oldTags: b.Tags}
 	if !versioned {
+		if len(fields) == 0 && in.Tags != nil {
+			// New tags may lose the bot a secret its config uses, or gain one.
+			latest, err := models.LatestBotVersion(ctx, h.DB.Bun, b.ID)
+			if err != nil {
+				return err
+			}
+			use.cfg, _ = runner.ValidateConfig(latest.Kind, latest.Config)
+			if err := h.addSecretProblems(c, use, fields); err != nil {
+				return err
+			}
+		}
 		if len(fields) > 0 {
 			return web.FieldsProblem(fiber.StatusUnprocessableEntity, fields)
 		}
@@ -322,7 +350,12 @@ func (h *handler) updateAPIBot(c *fiber.Ctx) error {
 	if in.BaseVersion != nil {
 		base = *in.BaseVersion
 	}
-	checkAPIConfig(kind, config, fields)
+	use.cfg = checkAPIConfig(kind, config, fields)
+	if len(fields) == 0 {
+		if err := h.addSecretProblems(c, use, fields); err != nil {
+			return err
+		}
+	}
 	if len(fields) > 0 {
 		return web.FieldsProblem(fiber.StatusUnprocessableEntity, fields)
 	}

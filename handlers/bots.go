@@ -135,33 +135,54 @@ func splitTags(s string) []string {
 }
 
 // checkConfig validates the config against its kind; problems go to d.
-func checkConfig(d *views.BotFormData) json.RawMessage {
+func checkConfig(d *views.BotFormData) (json.RawMessage, runner.Config) {
 	if !d.Kind.Valid() {
 		d.Errors["kind"] = "Choose a kind."
-		return nil
+		return nil, nil
 	}
-	if _, err := runner.ValidateConfig(d.Kind, []byte(d.Config)); err != nil {
+	cfg, err := runner.ValidateConfig(d.Kind, []byte(d.Config))
+	if err != nil {
 		var ce *runner.ConfigError
 		if errors.As(err, &ce) {
 			for _, fe := range ce.Errors {
 				d.Problems = append(d.Problems, views.ConfigProblem{Path: fe.Path, Line: fe.Line, Column: fe.Column, Message: fe.Message})
 			}
-			return nil
+			return nil, nil
 		}
 		d.Errors[""] = err.Error()
-		return nil
+		return nil, nil
 	}
-	return json.RawMessage(d.Config)
+	return json.RawMessage(d.Config), cfg
+}
+
+// checkFormSecrets adds the secret checks' problems to the bot form.
+func (h *handler) checkFormSecrets(c *fiber.Ctx, d *views.BotFormData, use secretUse) error {
+	problems, err := h.secretProblems(c, use)
+	if err != nil {
+		return err
+	}
+	if msg, ok := problems["config"]; ok {
+		d.Problems = append(d.Problems, views.ConfigProblem{Message: msg})
+	}
+	if msg, ok := problems["tags"]; ok {
+		d.Errors["tags"] = capitalise(msg) + "."
+	}
+	return nil
 }
 
 func (h *handler) createBot(c *fiber.Ctx) error {
 	u := web.CurrentUser(c)
 	d := botForm(c)
-	config := checkConfig(&d)
+	config, cfg := checkConfig(&d)
 	b := &models.Bot{OwnerID: u.ID, Name: d.Name, Description: d.Description, Kind: d.Kind, Status: d.Status, Tags: splitTags(d.Tags)}
 	if fields, ok := validationFields(b.Validate()); ok {
 		for k, v := range fields {
 			d.Errors[k] = capitalise(v) + "."
+		}
+	}
+	if len(d.Errors) == 0 && len(d.Problems) == 0 {
+		if err := h.checkFormSecrets(c, &d, secretUse{cfg: cfg, user: models.SecretUser{OwnerID: u.ID, Tags: b.Tags}}); err != nil {
+			return err
 		}
 	}
 	if len(d.Errors) == 0 && len(d.Problems) == 0 {
@@ -349,8 +370,14 @@ func (h *handler) updateBot(c *fiber.Ctx) error {
 	d := botForm(c)
 	d.Bot = b
 	d.Base = atoiDefault(c.FormValue("base"), 0)
-	config := checkConfig(&d)
+	config, cfg := checkConfig(&d)
 	patch := models.BotPatch{Name: d.Name, Description: d.Description, Tags: splitTags(d.Tags), Status: d.Status}
+	if len(d.Errors) == 0 && len(d.Problems) == 0 {
+		use := secretUse{cfg: cfg, user: models.SecretUser{BotID: &b.ID, OwnerID: b.OwnerID, Tags: models.NormaliseTags(patch.Tags)}, oldTags: b.Tags}
+		if err := h.checkFormSecrets(c, &d, use); err != nil {
+			return err
+		}
+	}
 	if len(d.Errors) > 0 || len(d.Problems) > 0 {
 		return web.Render(c, fiber.StatusUnprocessableEntity, views.BotForm(h.page(c, "Edit "+b.Name, "bots"), d))
 	}

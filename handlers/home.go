@@ -26,5 +26,10 @@ func (h *handler) showHome(c *fiber.Ctx) error {
 	if data.SchemaVersion, err = h.Schema.CurrentVersion(ctx); err != nil {
 		return err
 	}
+	if web.CurrentUser(c).Can(models.PermSystemSettings) {
+		if data.SecretsNeedingScope, err = models.CountSecretsNeedingScope(ctx, h.DB.Bun); err != nil {
+			return err
+		}
+	}
 	return web.Render(c, fiber.StatusOK, views.Home(h.page(c, "Dashboard", "home"), data))
 }

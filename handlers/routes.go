@@ -120,6 +120,8 @@ func (h *handler) routes(app *fiber.App) {
 	app.Get("/admin/secrets", h.require(models.PermSystemSettings), h.showSecrets)
 	app.Post("/admin/secrets", h.require(models.PermSystemSettings), h.putSecret)
 	app.Post("/admin/secrets/:name/delete", h.require(models.PermSystemSettings), h.deleteSecret)
+	app.Get("/admin/secrets/:name", h.require(models.PermSystemSettings), h.showSecretScope)
+	app.Post("/admin/secrets/:name", h.require(models.PermSystemSettings), h.updateSecretScope)
 
 	app.Get("/admin/users", h.require(models.PermUsersManage), h.showUsers)
 	app.Post("/admin/users/:id/role", h.require(models.PermUsersManage), h.updateUserRole)

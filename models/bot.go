@@ -240,3 +240,7 @@ func CountBotsByStatus(ctx context.Context, db bun.IDB, ownerID *uuid.UUID) (map
 	}
 	return out, nil
 }
+
+// NormaliseTags is tags as a bot stores them: lower-case, trimmed, sorted,
+// without empties or repeats.
+func NormaliseTags(tags []string) []string { return normaliseTags(tags) }

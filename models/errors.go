@@ -51,3 +51,17 @@ func mapErr(err error) error {
 	}
 	return err
 }
+
+// joinFieldErrors merges two validation results (either may be nil).
+func joinFieldErrors(a, b error) error {
+	var va, vb *ValidationError
+	if !errors.As(a, &va) {
+		return b
+	}
+	if errors.As(b, &vb) {
+		for k, v := range vb.Fields {
+			va.Fields[k] = v
+		}
+	}
+	return va
+}

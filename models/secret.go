@@ -26,7 +26,17 @@ type Secret struct {
 	UpdatedBy   *uuid.UUID `bun:"updated_by,type:uuid"`
 	CreatedAt   time.Time  `bun:"created_at,notnull"`
 	UpdatedAt   time.Time  `bun:"updated_at,notnull"`
+	// Grants and Hosts are the secret's scope: which bots may use it, and
+	// where a request carrying it may go. ScopedAt is when an admin last
+	// chose them; NULL for a secret from before scopes existed.
+	Grants   SecretGrants `bun:"grants,type:jsonb,notnull"`
+	Hosts    []string     `bun:"hosts,type:jsonb,notnull"`
+	ScopedAt *time.Time   `bun:"scoped_at"`
 }
+
+// NeedsScope reports whether the secret predates scopes and no admin has
+// chosen its bots and hosts yet (no bot can use it meanwhile).
+func (s *Secret) NeedsScope() bool { return s.ScopedAt == nil }
 
 var secretNameRE = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}$`)
 
@@ -49,14 +59,28 @@ func validateSecret(name, value string) error {
 
 // secretAudit is what the audit log keeps of a secret: never the value.
 func secretAudit(s *Secret) map[string]any {
-	return map[string]any{"name": s.Name, "description": s.Description, "value": "********", "key_id": s.KeyID}
+	return map[string]any{"name": s.Name, "description": s.Description, "value": "********", "key_id": s.KeyID,
+		"grants": s.Grants.normalised(), "hosts": nonNil(s.Hosts)}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // PutSecret creates the named secret, or replaces its value (and
 // description), encrypted with box; audited as secret.create/secret.update.
-func PutSecret(ctx context.Context, db bun.IDB, box *SecretBox, actor Actor, name, description, value string) (*Secret, error) {
+// A new secret takes scope (nil: usable by no bot, sent nowhere); an
+// existing one keeps its scope unless scope is given.
+func PutSecret(ctx context.Context, db bun.IDB, box *SecretBox, actor Actor, name, description, value string, scope *SecretScope) (*Secret, error) {
 	name = strings.TrimSpace(name)
-	if err := validateSecret(name, value); err != nil {
+	err := validateSecret(name, value)
+	if scope != nil {
+		err = joinFieldErrors(err, scope.validate())
+	}
+	if err != nil {
 		return nil, err
 	}
 	ct, nonce, keyID, err := box.Seal([]byte(value), []byte(name))
@@ -71,7 +95,12 @@ func PutSecret(ctx context.Context, db bun.IDB, box *SecretBox, actor Actor, nam
 		case err == nil:
 			old := secretAudit(s)
 			s.Description, s.Ciphertext, s.Nonce, s.KeyID, s.UpdatedBy, s.UpdatedAt = strings.TrimSpace(description), ct, nonce, keyID, actor.UserID, now()
-			if _, err := tx.NewUpdate().Model(s).Column("description", "ciphertext", "nonce", "key_id", "updated_by", "updated_at").WherePK().Exec(ctx); err != nil {
+			cols := []string{"description", "ciphertext", "nonce", "key_id", "updated_by", "updated_at"}
+			if scope != nil {
+				s.Grants, s.Hosts, s.ScopedAt = scope.Grants, scope.Hosts, &s.UpdatedAt
+				cols = append(cols, "grants", "hosts", "scoped_at")
+			}
+			if _, err := tx.NewUpdate().Model(s).Column(cols...).WherePK().Exec(ctx); err != nil {
 				return fmt.Errorf("secrets: update %s: %w", name, err)
 			}
 			out = s
@@ -80,8 +109,12 @@ func PutSecret(ctx context.Context, db bun.IDB, box *SecretBox, actor Actor, nam
 			return fmt.Errorf("secrets: load %s: %w", name, err)
 		}
 		s = &Secret{ID: NewID(), Name: name, Description: strings.TrimSpace(description), Ciphertext: ct, Nonce: nonce, KeyID: keyID,
-			CreatedBy: actor.UserID, UpdatedBy: actor.UserID, CreatedAt: now()}
+			CreatedBy: actor.UserID, UpdatedBy: actor.UserID, CreatedAt: now(), Grants: SecretGrants{}.normalised(), Hosts: []string{}}
 		s.UpdatedAt = s.CreatedAt
+		s.ScopedAt = &s.CreatedAt // a new secret's scope is chosen now, even if empty
+		if scope != nil {
+			s.Grants, s.Hosts = scope.Grants, scope.Hosts
+		}
 		if _, err := tx.NewInsert().Model(s).Exec(ctx); err != nil {
 			return fmt.Errorf("secrets: create %s: %w", name, mapErr(err))
 		}

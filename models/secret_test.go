@@ -29,7 +29,7 @@ func TestSecretsAreEncryptedAuditedAndMasked(t *testing.T) {
 	actor := models.Actor{UserID: &admin.ID, Label: admin.Email}
 
 	const value = "sk-live-0123456789abcdef"
-	s, err := models.PutSecret(ctx, db.Bun, box, actor, "OPENAI_API_KEY", "production key", value)
+	s, err := models.PutSecret(ctx, db.Bun, box, actor, "OPENAI_API_KEY", "production key", value, nil)
 	require.NoError(t, err)
 	require.False(t, bytes.Contains(s.Ciphertext, []byte(value)), "encrypted at rest")
 	n, err := db.Bun.NewSelect().Table("secrets").Where("CAST(ciphertext AS TEXT) LIKE ?", "%0123456789%").Count(ctx)
@@ -49,7 +49,7 @@ func TestSecretsAreEncryptedAuditedAndMasked(t *testing.T) {
 	got, err = models.RevealSecrets(ctx, db.Bun, rotated, []string{"OPENAI_API_KEY"})
 	require.NoError(t, err)
 	require.Equal(t, value, got["OPENAI_API_KEY"])
-	_, err = models.PutSecret(ctx, db.Bun, rotated, actor, "OPENAI_API_KEY", "", "sk-new-value-9999")
+	_, err = models.PutSecret(ctx, db.Bun, rotated, actor, "OPENAI_API_KEY", "", "sk-new-value-9999", nil)
 	require.NoError(t, err)
 	require.Equal(t, 1, count(t, db, "audit_logs", "action = ?", "secret.update"))
 	got, err = models.RevealSecrets(ctx, db.Bun, rotated, []string{"OPENAI_API_KEY"})
@@ -60,7 +60,7 @@ func TestSecretsAreEncryptedAuditedAndMasked(t *testing.T) {
 
 	_, err = models.RevealSecrets(ctx, db.Bun, rotated, []string{"MISSING"})
 	require.ErrorIs(t, err, models.ErrNotFound)
-	_, err = models.PutSecret(ctx, db.Bun, box, actor, "lower_case", "", "x")
+	_, err = models.PutSecret(ctx, db.Bun, box, actor, "lower_case", "", "x", nil)
 	var ve *models.ValidationError
 	require.ErrorAs(t, err, &ve)
 	require.Contains(t, ve.Fields, "name")
@@ -77,9 +77,9 @@ func TestSecretCiphertextIsBoundToItsName(t *testing.T) {
 	db := testutil.NewDB(t)
 	box, err := models.NewSecretBox(key(t))
 	require.NoError(t, err)
-	_, err = models.PutSecret(ctx, db.Bun, box, models.Actor{}, "A_KEY", "", "value-a-123")
+	_, err = models.PutSecret(ctx, db.Bun, box, models.Actor{}, "A_KEY", "", "value-a-123", nil)
 	require.NoError(t, err)
-	_, err = models.PutSecret(ctx, db.Bun, box, models.Actor{}, "B_KEY", "", "value-b-456")
+	_, err = models.PutSecret(ctx, db.Bun, box, models.Actor{}, "B_KEY", "", "value-b-456", nil)
 	require.NoError(t, err)
 	// Copy A's ciphertext onto B: it must not decrypt as B.
 	_, err = db.Bun.ExecContext(ctx, "UPDATE secrets SET ciphertext = (SELECT ciphertext FROM secrets WHERE name = 'A_KEY'), nonce = (SELECT nonce FROM secrets WHERE name = 'A_KEY') WHERE name = 'B_KEY'")

@@ -205,6 +205,10 @@ func (c *checker) templatedURL(path string, n *jnode, s string) bool {
 		c.at(path, n, "must be an absolute http:// or https:// URL")
 		return false
 	}
+	if scheme, _, _ := strings.Cut(s, "://"); hasSecretRef(scheme) || hasSecretRef(urlHostPort(s)) {
+		c.at(path, n, "a secret cannot be part of the URL's scheme, host or port (the name would be looked up, and leak, through DNS); send it in a header, the path or the query")
+		return false
+	}
 	if userinfoPassword(s) != "" && !hasSecretRef(userinfoPassword(s)) {
 		c.at(path, n, "the URL contains a password; %s", credentialHint)
 		return false
@@ -263,6 +267,22 @@ func userinfoPassword(s string) string {
 	}
 	_, pw, _ := strings.Cut(rest[:at], ":")
 	return pw
+}
+
+// urlHostPort returns the host[:port] of the URL's authority as written
+// (templates intact), without user-info.
+func urlHostPort(s string) string {
+	_, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		rest = rest[at+1:]
+	}
+	return rest
 }
 
 // rawQuery returns the query of the URL as written (templates intact).

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/google/uuid"
@@ -75,32 +76,69 @@ func (e *Engine) runAttempt(ctx context.Context, ex *models.Execution) (*Result,
 	if err != nil {
 		return nil, nil, err
 	}
-	secrets, err := models.RevealSecrets(ctx, e.db, e.cfg.Secrets, cfg.SecretNames())
+	secrets, err := e.runSecrets(ctx, ex, cfg.SecretNames())
 	if err != nil {
-		if errors.Is(err, models.ErrNotFound) {
-			return nil, nil, &RunError{Message: fmt.Sprintf("%v; an admin can add it under Admin → Secrets", err)}
-		}
-		return nil, nil, &RunError{Message: "could not read the bot's secrets", Retryable: true}
+		return nil, nil, err
 	}
+	client, guard := guardSecrets(e.client, secrets.Hosts)
 	run := e.cfg.Run
 	if run == nil {
-		run = e.runKind
+		run = func(ctx context.Context, cfg Config, input json.RawMessage, values map[string]string, meta RunMeta) (*Result, error) {
+			return e.runKind(ctx, client, cfg, input, values, meta)
+		}
 	}
 	meta := RunMeta{ExecutionID: ex.ID, BotID: ex.BotID, Attempt: ex.Attempt}
-	res, err := run(ctx, cfg, ex.Input, secrets, meta)
-	return res, secrets, err
+	res, err := run(ctx, cfg, ex.Input, secrets.Values, meta)
+	if r := guard.Refusal(); r != nil {
+		e.auditSecretRefusal(ctx, ex, *r)
+	}
+	return res, secrets.Values, err
 }
 
-// runKind dispatches to the bot kinds.
-func (e *Engine) runKind(ctx context.Context, cfg Config, input json.RawMessage, secrets map[string]string, meta RunMeta) (*Result, error) {
+// runSecrets reveals the secrets a run needs, if its bot may use them all.
+// A refusal fails the run before anything is sent, and is audited.
+func (e *Engine) runSecrets(ctx context.Context, ex *models.Execution, names []string) (models.RunSecrets, error) {
+	if len(names) == 0 {
+		return models.RunSecrets{}, nil
+	}
+	b, err := models.BotByID(ctx, e.db, ex.BotID)
+	if errors.Is(err, models.ErrNotFound) {
+		return models.RunSecrets{}, &RunError{Message: "the bot was deleted"}
+	}
+	if err != nil {
+		return models.RunSecrets{}, &RunError{Message: "could not read the bot", Retryable: true}
+	}
+	secrets, err := models.RevealSecretsFor(ctx, e.db, e.cfg.Secrets, names, models.UserOfBot(b))
+	var refusal *models.SecretRefusal
+	if errors.As(err, &refusal) {
+		e.auditSecretRefusal(ctx, ex, *refusal)
+		return models.RunSecrets{}, &RunError{Message: refusal.Error() + "; nothing was sent"}
+	}
+	if err != nil {
+		return models.RunSecrets{}, &RunError{Message: "could not read the bot's secrets", Retryable: true}
+	}
+	return secrets, nil
+}
+
+// auditSecretRefusal records a run's refused use of a secret; a failure to
+// record it is logged (the run fails either way).
+func (e *Engine) auditSecretRefusal(ctx context.Context, ex *models.Execution, r models.SecretRefusal) {
+	actor := models.SystemActor("execution " + ex.ID.String())
+	if err := models.AuditSecretRefusals(context.WithoutCancel(ctx), e.db, actor, &ex.BotID, "run", []models.SecretRefusal{r}); err != nil {
+		e.log.Error("could not audit a refused secret", "execution", ex.ID, "secret", r.Name, "err", err)
+	}
+}
+
+// runKind dispatches to the bot kinds; client is the run's outbound client.
+func (e *Engine) runKind(ctx context.Context, client *http.Client, cfg Config, input json.RawMessage, secrets map[string]string, meta RunMeta) (*Result, error) {
 	switch c := cfg.(type) {
 	case *ScriptConfig:
 		mc, _ := json.Marshal(meta)
 		return e.cfg.Scripts.Run(ctx, ScriptRequest{Source: c.Source, Input: input, Context: mc, Timeout: min(c.Timeout(), e.cfg.ScriptMaxTimeout)})
 	case *HTTPConfig:
-		return RunHTTP(ctx, e.client, c, input, secrets)
+		return RunHTTP(ctx, client, c, input, secrets)
 	case *LLMConfig:
-		return RunLLM(ctx, e.client, c, input, secrets)
+		return RunLLM(ctx, client, c, input, secrets)
 	default:
 		return nil, &RunError{Message: fmt.Sprintf("unknown bot config %T", cfg)}
 	}

@@ -100,3 +100,11 @@ func authorOf(authors map[string]string, id *uuid.UUID) string {
 	}
 	return "a deleted user"
 }
+
+// pluralOf picks the wording for n things.
+func pluralOf(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
