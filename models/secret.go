@@ -148,8 +148,9 @@ func ListSecrets(ctx context.Context, db bun.IDB) ([]*Secret, error) {
 	return out, nil
 }
 
-// RevealSecrets decrypts the named secrets for a run. A missing name is an
-// error naming it.
+// RevealSecrets decrypts the named secrets whatever their scope. A missing
+// name is an error naming it. Runs never use it: they use RevealSecretsFor,
+// which checks the bot's grant.
 func RevealSecrets(ctx context.Context, db bun.IDB, box *SecretBox, names []string) (map[string]string, error) {
 	out := make(map[string]string, len(names))
 	if len(names) == 0 {
