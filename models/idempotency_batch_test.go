@@ -26,6 +26,7 @@ func TestIdempotencyKeysBatchedBeginAndComplete(t *testing.T) {
 		key     string
 		rec     *models.IdempotencyKey
 		started bool
+		err     error
 	}
 	results := make(chan result, keys*copies)
 	var wg sync.WaitGroup
@@ -34,8 +35,7 @@ func TestIdempotencyKeysBatchedBeginAndComplete(t *testing.T) {
 			wg.Go(func() {
 				k := fmt.Sprintf("key-%d", i)
 				rec, started, err := store.Begin(ctx, keyID, k, "fp-"+k, at)
-				require.NoError(t, err)
-				results <- result{k, rec, started}
+				results <- result{k, rec, started, err} // asserted below, in the test's goroutine
 			})
 		}
 	}
@@ -43,6 +43,7 @@ func TestIdempotencyKeysBatchedBeginAndComplete(t *testing.T) {
 	close(results)
 	starters := map[string]*models.IdempotencyKey{}
 	for r := range results {
+		require.NoError(t, r.err)
 		require.Equal(t, "fp-"+r.key, r.rec.Fingerprint)
 		if r.started {
 			require.Nil(t, starters[r.key], "%s started twice", r.key)
@@ -57,12 +58,17 @@ func TestIdempotencyKeysBatchedBeginAndComplete(t *testing.T) {
 	require.Equal(t, keys, rows)
 
 	// Completed concurrently (in shared transactions), each is stored.
+	completeErrs := make(chan error, len(starters))
 	for k, rec := range starters {
 		wg.Go(func() {
-			require.NoError(t, store.Complete(ctx, rec, 202, map[string]string{"Location": "/x/" + k}, []byte(`{"k":"`+k+`"}`)))
+			completeErrs <- store.Complete(ctx, rec, 202, map[string]string{"Location": "/x/" + k}, []byte(`{"k":"`+k+`"}`))
 		})
 	}
 	wg.Wait()
+	close(completeErrs)
+	for err := range completeErrs {
+		require.NoError(t, err)
+	}
 	for k := range starters {
 		done, started, err := store.Begin(ctx, keyID, k, "fp-"+k, at.Add(time.Second))
 		require.NoError(t, err)

@@ -306,11 +306,14 @@ func TestSeedAuditWithConcurrentWriter(t *testing.T) {
 	t.Parallel()
 	db := testutil.NewDB(t)
 	u := testutil.CreateUser(t, db, models.RoleUser)
-	stop := make(chan struct{})
+	stop, started := make(chan struct{}), make(chan struct{})
 	written := make(chan int)
 	go func() {
 		n := 0
 		for {
+			if n == 1 {
+				close(started)
+			}
 			select {
 			case <-stop:
 				written <- n
@@ -325,7 +328,7 @@ func TestSeedAuditWithConcurrentWriter(t *testing.T) {
 			n++
 		}
 	}()
-	time.Sleep(20 * time.Millisecond)
+	<-started // the writer is writing before the seed begins
 	_, err := models.Seed(ctx, db, models.SeedOptions{Audit: 12000})
 	close(stop)
 	n := <-written

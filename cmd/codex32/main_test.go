@@ -205,9 +205,16 @@ func TestDefaultDatabaseIsCreatedInDataDir(t *testing.T) {
 	case <-ready:
 	case err := <-done:
 		t.Fatalf("serve exited: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not start")
 	}
 	cancel()
-	require.NoError(t, <-done)
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not shut down")
+	}
 	_, err = os.Stat(filepath.Join(dir, "nested", "data", "codex32.db"))
 	require.NoError(t, err, "SQLite file created on first start")
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -12,14 +11,17 @@ import (
 // Values that arrive while a flush runs share the next flush, and each
 // caller gets its own value's result.
 func TestBatcherSharesFlushesAndAnswersEachCaller(t *testing.T) {
-	var flushes, biggest atomic.Int64
-	release := make(chan struct{})
+	var mu sync.Mutex
+	var sizes []int
+	started, release := make(chan struct{}), make(chan struct{})
 	b := New(8, func(_ context.Context, vs []int) ([]int, error) {
-		if flushes.Add(1) == 1 {
+		mu.Lock()
+		sizes = append(sizes, len(vs))
+		first := len(sizes) == 1
+		mu.Unlock()
+		if first {
+			close(started)
 			<-release // hold the first flush while the others queue up
-		}
-		if n := int64(len(vs)); n > biggest.Load() {
-			biggest.Store(n)
 		}
 		out := make([]int, len(vs))
 		for i, v := range vs {
@@ -29,29 +31,40 @@ func TestBatcherSharesFlushesAndAnswersEachCaller(t *testing.T) {
 	})
 	var wg sync.WaitGroup
 	first := make(chan int, 1)
+	errs := make(chan error, 21)
 	wg.Go(func() {
 		r, err := b.Do(context.Background(), 1)
-		if err != nil {
-			t.Error(err)
-		}
+		errs <- err
 		first <- r
 	})
-	for flushes.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	<-started
 	results := make([]int, 20)
 	for i := range results {
 		wg.Go(func() {
 			r, err := b.Do(context.Background(), i+2)
-			if err != nil {
-				t.Error(err)
-			}
+			errs <- err
 			results[i] = r
 		})
 	}
-	time.Sleep(50 * time.Millisecond) // let them queue
+	// The queue holds 8 while the first flush runs; the other 12 wait to
+	// be accepted. Watching the queue fill is the synchronisation.
+	deadline := time.After(time.Minute)
+	for len(b.in) < cap(b.in) {
+		select {
+		case <-deadline:
+			t.Fatalf("the queue never filled: %d of %d", len(b.in), cap(b.in))
+		default:
+			time.Sleep(time.Millisecond) // polling a condition, not waiting for time to pass
+		}
+	}
 	close(release)
 	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	if r := <-first; r != 10 {
 		t.Fatalf("first: %d", r)
 	}
@@ -60,11 +73,17 @@ func TestBatcherSharesFlushesAndAnswersEachCaller(t *testing.T) {
 			t.Fatalf("caller %d got %d", i, r)
 		}
 	}
-	if biggest.Load() != 8 {
-		t.Fatalf("largest batch %d, want the maximum 8", biggest.Load())
+	mu.Lock()
+	defer mu.Unlock()
+	total := 0
+	for _, n := range sizes {
+		if n > 8 {
+			t.Fatalf("a batch of %d: the maximum is 8 (%v)", n, sizes)
+		}
+		total += n
 	}
-	if n := flushes.Load(); n < 4 || n > 5 {
-		t.Fatalf("%d flushes for 21 values in batches of up to 8", n)
+	if total != 21 || sizes[0] != 1 || sizes[1] != 8 {
+		t.Fatalf("batches %v: want 1, then the 8 that queued meanwhile, 21 values in all", sizes)
 	}
 }
 
@@ -77,29 +96,46 @@ func TestBatcherErrorReachesTheBatch(t *testing.T) {
 	}
 }
 
-// A lingering batcher waits for company when a batch is small, and no
-// longer than the linger.
+// A lingering batcher waits for company when a batch is small: a trickle
+// of values makes one batch, flushed as soon as it is full.
 func TestLingeringBatcherCollectsATrickle(t *testing.T) {
 	var sizes []int
 	var mu sync.Mutex
-	b := NewLingering(64, 100*time.Millisecond, func(_ context.Context, vs []int) ([]int, error) {
+	b := NewLingering(5, time.Hour, func(_ context.Context, vs []int) ([]int, error) {
 		mu.Lock()
 		sizes = append(sizes, len(vs))
 		mu.Unlock()
 		return make([]int, len(vs)), nil
 	})
 	var wg sync.WaitGroup
-	start := time.Now()
 	for i := range 5 {
 		wg.Go(func() { _, _ = b.Do(context.Background(), i) })
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond) // a trickle, whatever the timing: the linger is an hour
 	}
 	wg.Wait()
-	took := time.Since(start)
+	mu.Lock()
+	defer mu.Unlock()
 	if len(sizes) != 1 || sizes[0] != 5 {
 		t.Fatalf("batches %v, want one of 5", sizes)
 	}
-	if took > 2*time.Second {
-		t.Fatalf("took %s", took)
+}
+
+// A lingering batcher never holds a small batch past its linger.
+func TestLingeringBatcherFlushesAfterTheLinger(t *testing.T) {
+	b := NewLingering(64, 20*time.Millisecond, func(_ context.Context, vs []int) ([]int, error) {
+		return vs, nil
+	})
+	done := make(chan int, 1)
+	go func() {
+		r, _ := b.Do(context.Background(), 7)
+		done <- r
+	}()
+	select {
+	case r := <-done:
+		if r != 7 {
+			t.Fatalf("got %d", r)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("a lone value was never flushed")
 	}
 }

@@ -89,18 +89,40 @@ func OpenDB(t testing.TB, spec DBSpec) *models.DB {
 	return db
 }
 
-// NewDB returns a fresh, fully migrated database for t.
+// NewDB returns a fresh, fully migrated database for t. On SQLite it is a
+// copy of a template migrated once per test process (migrating costs ~1 s
+// under -race, where the pure-Go driver is instrumented; a copy costs a
+// millisecond). Postgres migrates each schema: a template database is
+// no faster there (CREATE DATABASE … TEMPLATE ≈ 0.2 s, migrating ≈ 0.16 s).
 func NewDB(t testing.TB) *models.DB {
 	t.Helper()
-	db := OpenDB(t, NewDBSpec(t))
-	m, err := migrations.New(db, nil)
-	if err != nil {
-		t.Fatalf("testutil: migrator: %v", err)
+	spec := NewDBSpec(t)
+	if spec.Driver == "sqlite" {
+		tmpl, err := sqliteTemplate()
+		if err != nil {
+			t.Fatalf("testutil: %v", err)
+		}
+		if err := copyFile(tmpl, spec.URL); err != nil {
+			t.Fatalf("testutil: copy the template database: %v", err)
+		}
+		return OpenDB(t, spec)
 	}
-	if _, err := m.Up(context.Background()); err != nil {
-		t.Fatalf("testutil: migrate up: %v", err)
+	db := OpenDB(t, spec)
+	if err := migrateUp(db); err != nil {
+		t.Fatalf("testutil: %v", err)
 	}
 	return db
+}
+
+func migrateUp(db *models.DB) error {
+	m, err := migrations.New(db, nil)
+	if err != nil {
+		return fmt.Errorf("migrator: %w", err)
+	}
+	if _, err := m.Up(context.Background()); err != nil {
+		return fmt.Errorf("migrate up: %w", err)
+	}
+	return nil
 }
 
 // CreateUser inserts a user with the given role and a unique email.
