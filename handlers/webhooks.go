@@ -13,6 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
+	"github.com/uptrace/bun"
 
 	"github.com/codex32/codex32/models"
 	"github.com/codex32/codex32/runner"
@@ -140,15 +141,14 @@ func (h *handler) receiveWebhook(c *fiber.Ctx) error {
 		return hookNotFound(c)
 	}
 	actor := models.Actor{Label: "webhook " + w.ID.String(), IP: web.RequestIP(c), UserAgent: c.Get(fiber.HeaderUserAgent)}
-	why, err := w.VerifySignature(h.Secrets, c.Get(SignatureHeader), body)
+	call := models.WebhookCall{Legacy: c.Get(SignatureHeader), Body: body, Standard: models.StandardHeaders{
+		ID: c.Get("webhook-id"), Timestamp: c.Get("webhook-timestamp"), Signature: c.Get("webhook-signature")}}
+	why, err := w.VerifySignature(h.Secrets, call, h.Now())
 	if err != nil {
 		return h.hookFailed(c, err)
 	}
 	if why != "" {
-		if _, err := models.RecordWebhookRejection(ctx, h.DB.Bun, actor, w, why, h.Now()); err != nil {
-			h.Log.Warn("webhook: record rejection", "webhook", w.ID, "err", err)
-		}
-		return hookError(c, fiber.StatusUnauthorized, "Refused: "+why+". Sign the raw body: "+SignatureHeader+": sha256=<hex HMAC-SHA256>.")
+		return h.refuseHook(c, actor, w, fiber.StatusUnauthorized, why)
 	}
 	input, status, msg := webhookInput(c.Get(fiber.HeaderContentType), body)
 	if status != 0 {
@@ -161,9 +161,19 @@ func (h *handler) receiveWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return hookError(c, fiber.StatusServiceUnavailable, "The execution engine is not configured in this process.")
 	}
-	ex, err := eng.Request(ctx, actor, runner.RunRequest{BotID: w.BotID, Input: input, Trigger: models.TriggerWebhook})
+	req := runner.RunRequest{BotID: w.BotID, Input: input, Trigger: models.TriggerWebhook}
+	if w.Signed() && w.SignatureScheme == models.SchemeStandard {
+		// The id is remembered with the execution, in one transaction:
+		// a replay of an accepted call queues nothing.
+		req.Also = func(ctx context.Context, tx bun.IDB, _ *models.Execution) error {
+			return models.RecordWebhookMessage(ctx, tx, w.ID, call.Standard.ID, h.Now())
+		}
+	}
+	ex, err := eng.Request(ctx, actor, req)
 	var se *models.StateError
 	switch {
+	case errors.Is(err, models.ErrWebhookReplay):
+		return h.refuseHook(c, actor, w, fiber.StatusConflict, "this webhook-id was already received (a replay runs nothing)")
 	case errors.As(err, &se):
 		return hookError(c, fiber.StatusConflict, se.Message)
 	case err != nil:
@@ -198,6 +208,22 @@ func (h *handler) receiveWebhook(c *fiber.Ctx) error {
 		}
 	}
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"execution_id": ex.ID, "status": models.ExecQueued, "status_url": statusURL})
+}
+
+// refuseHook counts and (at most once a minute) audits a refused call,
+// and answers it with why, and how to sign for the webhook's scheme.
+func (h *handler) refuseHook(c *fiber.Ctx, actor models.Actor, w *models.Webhook, status int, why string) error {
+	if _, err := models.RecordWebhookRejection(c.UserContext(), h.DB.Bun, actor, w, why, h.Now()); err != nil {
+		h.Log.Warn("webhook: record rejection", "webhook", w.ID, "err", err)
+	}
+	how := "Sign it the Standard Webhooks way: webhook-id, webhook-timestamp (Unix seconds, within 5 minutes) and webhook-signature: v1,<base64 HMAC-SHA256 of id.timestamp.body>."
+	if w.SignatureScheme == models.SchemeLegacy {
+		how = "Sign the raw body: " + SignatureHeader + ": sha256=<hex HMAC-SHA256>."
+	}
+	if status == fiber.StatusConflict {
+		how = "Send each call with a new webhook-id."
+	}
+	return hookError(c, status, "Refused: "+why+". "+how)
 }
 
 // hookFailed logs an unexpected error and answers 500 in JSON.

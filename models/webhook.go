@@ -35,6 +35,8 @@ type Webhook struct {
 	SigningKeyID       string     `bun:"signing_key_id,notnull"`
 	Enabled            bool       `bun:"enabled,notnull"`
 	SyncTimeoutSeconds int        `bun:"sync_timeout_seconds,notnull"`
+	// SignatureScheme is SchemeStandard or SchemeLegacy (signed webhooks).
+	SignatureScheme string `bun:"signature_scheme,notnull"`
 	LastCalledAt       *time.Time `bun:"last_called_at"`
 	RejectedCount      int64      `bun:"rejected_count,notnull"`
 	LastRejectedAt     *time.Time `bun:"last_rejected_at"`
@@ -83,6 +85,12 @@ func (w *Webhook) Validate() error {
 	if len(w.Description) > 200 {
 		errs["description"] = "must be at most 200 characters"
 	}
+	if w.SignatureScheme == "" {
+		w.SignatureScheme = SchemeStandard
+	}
+	if w.SignatureScheme != SchemeStandard && w.SignatureScheme != SchemeLegacy {
+		errs["signature_scheme"] = "must be standard or legacy"
+	}
 	if w.SyncTimeoutSeconds < 0 || w.SyncTimeoutSeconds > MaxWebhookSyncTimeout {
 		errs["sync_timeout_seconds"] = fmt.Sprintf("must be from 0 (answer at once) to %d seconds", MaxWebhookSyncTimeout)
 	}
@@ -122,7 +130,8 @@ func newSigningSecret() (string, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("webhooks: random: %w", err)
 	}
-	return webhookSigningPrefix + base64.RawURLEncoding.EncodeToString(b[:]), nil
+	// Standard Webhooks libraries read the part after whsec_ as standard base64.
+	return webhookSigningPrefix + base64.StdEncoding.EncodeToString(b[:]), nil
 }
 
 func webhookAAD(id uuid.UUID) []byte { return []byte("webhook:" + id.String()) }
@@ -154,24 +163,29 @@ func (w *Webhook) setToken() (string, error) {
 	return token, nil
 }
 
-// VerifySignature checks header (X-Codex32-Signature: sha256=<hex>) against
-// the HMAC-SHA256 of body keyed with the signing secret, in constant time.
-// It returns "" when the call may proceed, else why it may not.
-func (w *Webhook) VerifySignature(box *SecretBox, header string, body []byte) (string, error) {
+// WebhookCall is what a call brings to be verified.
+type WebhookCall struct {
+	// Legacy is the X-Codex32-Signature header.
+	Legacy string
+	// Standard are the Standard Webhooks headers.
+	Standard StandardHeaders
+	Body     []byte
+}
+
+// VerifySignature checks a call against the webhook's signing secret, by
+// its scheme, in constant time. It returns "" when the call may proceed,
+// else why it may not. A Standard Webhooks call must still have its id
+// recorded (RecordWebhookMessage) to be refused when replayed.
+func (w *Webhook) VerifySignature(box *SecretBox, call WebhookCall, now time.Time) (string, error) {
 	if !w.Signed() {
 		return "", nil
 	}
-	header = strings.TrimSpace(header)
-	if header == "" {
+	if w.SignatureScheme == SchemeStandard {
+		if call.Standard.Signature == "" {
+			return "missing webhook-signature", nil
+		}
+	} else if strings.TrimSpace(call.Legacy) == "" {
 		return "missing signature", nil
-	}
-	hexSum, ok := strings.CutPrefix(header, "sha256=")
-	if !ok {
-		return "malformed signature", nil
-	}
-	got, err := hex.DecodeString(hexSum)
-	if err != nil || len(got) != sha256.Size {
-		return "malformed signature", nil
 	}
 	if box == nil {
 		return "", ErrNoSigningKey
@@ -180,8 +194,19 @@ func (w *Webhook) VerifySignature(box *SecretBox, header string, body []byte) (s
 	if err != nil {
 		return "", fmt.Errorf("webhooks: %s: signing secret: %w", w.ID, err)
 	}
+	if w.SignatureScheme == SchemeStandard {
+		return verifyStandard(secret, call.Standard, call.Body, now), nil
+	}
+	hexSum, ok := strings.CutPrefix(strings.TrimSpace(call.Legacy), "sha256=")
+	if !ok {
+		return "malformed signature", nil
+	}
+	got, err := hex.DecodeString(hexSum)
+	if err != nil || len(got) != sha256.Size {
+		return "malformed signature", nil
+	}
 	mac := hmac.New(sha256.New, secret)
-	_, _ = mac.Write(body)
+	_, _ = mac.Write(call.Body)
 	if !hmac.Equal(mac.Sum(nil), got) {
 		return "bad signature", nil
 	}
@@ -200,7 +225,7 @@ func SignWebhookBody(secret string, body []byte) string {
 // or the signing secret.
 func webhookAudit(w *Webhook) map[string]any {
 	return map[string]any{
-		"bot_id": w.BotID, "description": w.Description, "token_prefix": w.TokenPrefix, "signed": w.Signed(),
+		"bot_id": w.BotID, "description": w.Description, "token_prefix": w.TokenPrefix, "signed": w.Signed(), "signature_scheme": w.SignatureScheme,
 		"enabled": w.Enabled, "sync_timeout_seconds": w.SyncTimeoutSeconds,
 	}
 }
@@ -295,6 +320,9 @@ type WebhookPatch struct {
 	Description        *string
 	Enabled            *bool
 	SyncTimeoutSeconds *int
+	// SignatureScheme switches between SchemeStandard and SchemeLegacy
+	// (the signing secret stays: both schemes take it).
+	SignatureScheme *string
 	// RemoveSigning stops requiring signatures (and forgets the secret).
 	RemoveSigning bool
 }
@@ -318,6 +346,9 @@ func UpdateWebhook(ctx context.Context, db bun.IDB, actor Actor, botID, id uuid.
 		if p.SyncTimeoutSeconds != nil {
 			w.SyncTimeoutSeconds = *p.SyncTimeoutSeconds
 		}
+		if p.SignatureScheme != nil {
+			w.SignatureScheme = *p.SignatureScheme
+		}
 		if p.RemoveSigning {
 			w.SigningCiphertext, w.SigningNonce, w.SigningKeyID = nil, nil, ""
 		}
@@ -330,7 +361,7 @@ func UpdateWebhook(ctx context.Context, db bun.IDB, actor Actor, botID, id uuid.
 			return ErrUnchanged
 		}
 		w.UpdatedAt = now()
-		if _, err := tx.NewUpdate().Model(w).Column("description", "enabled", "sync_timeout_seconds", "signing_ciphertext", "signing_nonce", "signing_key_id", "updated_at").
+		if _, err := tx.NewUpdate().Model(w).Column("description", "enabled", "sync_timeout_seconds", "signature_scheme", "signing_ciphertext", "signing_nonce", "signing_key_id", "updated_at").
 			WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("webhooks: update %s: %w", id, err)
 		}

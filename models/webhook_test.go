@@ -22,7 +22,7 @@ func TestWebhookLifecycleKeepsOnlyHashesAndAudits(t *testing.T) {
 	actor := models.Actor{UserID: &owner.ID, Label: owner.Email}
 	b, _ := createBot(t, db, owner, "hooked", models.BotActive)
 
-	w := &models.Webhook{BotID: b.ID, Description: "  from CI  ", SyncTimeoutSeconds: 5}
+	w := &models.Webhook{BotID: b.ID, Description: "  from CI  ", SyncTimeoutSeconds: 5, SignatureScheme: models.SchemeLegacy}
 	sec, err := models.CreateWebhook(ctx, db.Bun, box, actor, w, true)
 	require.NoError(t, err)
 	require.True(t, models.WellFormedWebhookToken(sec.Token), sec.Token)
@@ -40,17 +40,17 @@ func TestWebhookLifecycleKeepsOnlyHashesAndAudits(t *testing.T) {
 	require.False(t, bytes.Contains(got.SigningCiphertext, []byte(sec.SigningSecret)))
 
 	body := []byte(`{"a":1}`)
-	why, err := got.VerifySignature(box, models.SignWebhookBody(sec.SigningSecret, body), body)
+	why, err := got.VerifySignature(box, models.WebhookCall{Legacy: models.SignWebhookBody(sec.SigningSecret, body), Body: body}, time.Now())
 	require.NoError(t, err)
 	require.Empty(t, why)
-	_, err = got.VerifySignature(nil, models.SignWebhookBody(sec.SigningSecret, body), body)
+	_, err = got.VerifySignature(nil, models.WebhookCall{Legacy: models.SignWebhookBody(sec.SigningSecret, body), Body: body}, time.Now())
 	require.ErrorIs(t, err, models.ErrNoSigningKey, "no key configured: an error, never a pass")
 	for header, want := range map[string]string{
 		"": "missing signature", "sha1=abc": "malformed signature", "sha256=zz": "malformed signature",
 		models.SignWebhookBody("whsec_other", body):                  "bad signature",
 		models.SignWebhookBody(sec.SigningSecret, []byte(`{"a":2}`)): "bad signature",
 	} {
-		why, err := got.VerifySignature(box, header, body)
+		why, err := got.VerifySignature(box, models.WebhookCall{Legacy: header, Body: body}, time.Now())
 		require.NoError(t, err)
 		require.Equal(t, want, why, header)
 	}
@@ -70,10 +70,10 @@ func TestWebhookLifecycleKeepsOnlyHashesAndAudits(t *testing.T) {
 	require.NoError(t, err)
 	got, err = models.WebhookByID(ctx, db.Bun, b.ID, w.ID)
 	require.NoError(t, err)
-	why, err = got.VerifySignature(box, models.SignWebhookBody(sec.SigningSecret, body), body)
+	why, err = got.VerifySignature(box, models.WebhookCall{Legacy: models.SignWebhookBody(sec.SigningSecret, body), Body: body}, time.Now())
 	require.NoError(t, err)
 	require.Equal(t, "bad signature", why)
-	why, err = got.VerifySignature(box, models.SignWebhookBody(rot2.SigningSecret, body), body)
+	why, err = got.VerifySignature(box, models.WebhookCall{Legacy: models.SignWebhookBody(rot2.SigningSecret, body), Body: body}, time.Now())
 	require.NoError(t, err)
 	require.Empty(t, why)
 
