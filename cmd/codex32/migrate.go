@@ -93,7 +93,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		switch {
 		case st.Current > st.Latest:
 			state = "NEWER than this binary"
-		case st.Current < st.Latest:
+		case len(st.Pending) > 0:
 			state = fmt.Sprintf("%d pending", len(st.Pending))
 		}
 		_, _ = fmt.Fprintf(stdout, "database: %s\nschema:   version %d of %d (%s)\n", db.Dialect, st.Current, st.Latest, state)
