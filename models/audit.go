@@ -255,7 +255,7 @@ func walkAuditChain(ctx context.Context, db bun.IDB, w chainWalk) (walked, error
 				return out, fmt.Errorf("audit: verify: row %d was altered", r.Seq)
 			}
 			if e, ok := w.expect[r.Seq]; ok && e.hash != r.Hash {
-				return out, fmt.Errorf("audit: verify: row %d does not have the hash %s: the chain was rewritten and re-hashed", r.Seq, e.what)
+				return out, fmt.Errorf("audit: verify: row %d does not have the hash %s: the chain was rewritten and re-hashed (or rows were removed and others written in their place)", r.Seq, e.what)
 			}
 			out.seq, out.hash = r.Seq, r.Hash
 			out.checked++

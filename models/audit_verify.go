@@ -112,7 +112,7 @@ func VerifyAndRecordAuditChain(ctx context.Context, db bun.IDB, actor Actor, opt
 		if verr == nil {
 			verr = fmt.Errorf("audit: verify: %s: %s", sticky, firstProblem(prev))
 		} else {
-			verr = fmt.Errorf("%w; %s", verr, sticky)
+			verr = fmt.Errorf("%w; %s; first problem: %s", verr, sticky, firstProblem(prev))
 		}
 	}
 	res.OK = verr == nil
