@@ -23,6 +23,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/codex32/codex32/models"
 )
 
@@ -160,7 +162,16 @@ func (m *Migrator) Up(ctx context.Context) ([]Migration, error) {
 		}
 		return tuneRiver(ctx, m.db, m.log)
 	})
-	return done, err
+	return done, ownerHint(err)
+}
+
+// ownerHint explains a privilege error: migrations need the schema owner.
+func ownerHint(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42501" { // insufficient_privilege
+		return fmt.Errorf("%w (migrations run as the schema owner: set DATABASE_MIGRATE_URL to the owner's URL, or run codex32 migrate up with it)", err)
+	}
+	return err
 }
 
 // Down rolls back the newest steps migrations of ours. steps < 0 rolls back
@@ -249,6 +260,16 @@ func (m *Migrator) rebind(q string) string {
 }
 
 func (m *Migrator) ensureVersionTable(ctx context.Context, conn *sql.Conn) error {
+	// Look first: a least-privilege runtime role (serve with auto-migrate
+	// on a current schema) may not CREATE, not even IF NOT EXISTS.
+	q := "SELECT to_regclass('" + versionTable + "') IS NOT NULL"
+	if m.db.Dialect != models.Postgres {
+		q = "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = '" + versionTable + "'"
+	}
+	var exists bool
+	if err := conn.QueryRowContext(ctx, q).Scan(&exists); err == nil && exists {
+		return nil
+	}
 	_, err := conn.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+versionTable+
 		" (version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)")
 	if err != nil {
