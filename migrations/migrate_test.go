@@ -192,7 +192,7 @@ func TestLateMigrationIsApplied(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, m.Latest(), st.Current)
 	require.Equal(t, []migrations.Migration{late}, st.Pending)
-	require.ErrorContains(t, m.Check(ctx), "1 pending")
+	require.ErrorContains(t, m.Check(ctx), "1 older migrations are pending")
 
 	applied, err := m.Up(ctx)
 	require.NoError(t, err)

@@ -81,8 +81,10 @@ func (m *Migrator) Check(ctx context.Context) error {
 	switch {
 	case st.Current > st.Latest:
 		return m.newerError(st.Current)
-	case st.Current < st.Latest || len(st.Pending) > 0:
-		return fmt.Errorf("schema is at version %d of %d (%d pending): run codex32 migrate up", st.Current, st.Latest, len(st.Pending))
+	case st.Current < st.Latest:
+		return fmt.Errorf("schema is at version %d of %d: run codex32 migrate up", st.Current, st.Latest)
+	case len(st.Pending) > 0: // a migration that landed after a newer one was applied
+		return fmt.Errorf("schema is at version %d but %d older migrations are pending: run codex32 migrate up", st.Current, len(st.Pending))
 	case st.RiverCurrent < st.RiverLatest:
 		return fmt.Errorf("job queue schema is at version %d of %d: run codex32 migrate up", st.RiverCurrent, st.RiverLatest)
 	case st.RiverCurrent > st.RiverLatest:
