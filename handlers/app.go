@@ -3,6 +3,7 @@ package handlers
 
 import (
 	"context"
+	"crypto/ed25519"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -53,6 +54,10 @@ type Deps struct {
 	APICacheTTL time.Duration
 	// Now is the clock (tests move it); default time.Now.
 	Now func() time.Time
+	// AuditKey verifies the stored audit checkpoints when "Verify now"
+	// runs (the public half of CODEX32_AUDIT_SIGNING_KEY); nil: they are
+	// not checked.
+	AuditKey ed25519.PublicKey
 }
 
 // Schema is what the handlers need to know about the database schema.

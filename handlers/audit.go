@@ -106,7 +106,7 @@ func (h *handler) showAuditEntry(c *fiber.Ctx) error {
 
 // verifyAudit re-checks the whole chain now and records the outcome.
 func (h *handler) verifyAudit(c *fiber.Ctx) error {
-	res, err := models.VerifyAndRecordAuditChain(c.UserContext(), h.DB.Bun, web.Actor(c))
+	res, err := models.VerifyAndRecordAuditChain(c.UserContext(), h.DB.Bun, web.Actor(c), models.AuditVerifyOptions{Key: h.AuditKey})
 	if err != nil && res.OK {
 		return err // could not record the outcome
 	}
@@ -115,7 +115,7 @@ func (h *handler) verifyAudit(c *fiber.Ctx) error {
 	}
 	kind, msg := views.FlashSuccess, "The audit chain verified: "+itoa(res.Rows)+" rows intact."
 	if !res.OK {
-		kind, msg = views.FlashError, "The audit chain is broken: "+res.Problem
+		kind, msg = views.FlashError, "The audit chain is BROKEN: "+res.Problem
 	}
 	return redirectWithFlash(c, "/audit", kind, msg)
 }

@@ -103,3 +103,38 @@ func TestAuditVerifyButton(t *testing.T) {
 	require.Contains(t, c.Get("/audit").Doc(t).Find(`[data-testid="verification-status"]`).Text(), "rows verified")
 	require.Equal(t, 1, countRows(t, a, "audit_logs", "action = ?", "audit.verify"))
 }
+
+// "Verify now" reports a broken chain as BROKEN, and keeps doing so after
+// the chain is truncated further (it would verify on its own): only an
+// admin's codex32 audit accept re-anchors it.
+func TestAuditVerifyButtonStaysBroken(t *testing.T) {
+	t.Parallel()
+	a, c, _ := signedIn(t, models.RoleAdmin)
+	for range 4 {
+		testutil.CreateUser(t, a.DB, models.RoleViewer)
+	}
+	click := func() string {
+		req := httptest.NewRequest(http.MethodPost, "/audit/verify", nil)
+		req.Header.Set("HX-Request", "true")
+		req.Header.Set("X-CSRF-Token", c.CSRF)
+		r := c.Do(req)
+		require.Equal(t, http.StatusOK, r.StatusCode)
+		return r.Doc(t).Find(`[data-testid="verification-status"]`).Text()
+	}
+	require.Contains(t, click(), "rows verified")
+	last, err := models.LastAuditVerification(t.Context(), a.DB.Bun)
+	require.NoError(t, err)
+	testutil.DropAuditGuards(t, a.DB)
+	_, err = a.DB.Bun.ExecContext(t.Context(), "DELETE FROM audit_logs WHERE seq >= ?", last.HeadSeq)
+	require.NoError(t, err)
+	require.Contains(t, click(), "Chain BROKEN")
+	_, err = a.DB.Bun.ExecContext(t.Context(), "DELETE FROM audit_logs WHERE seq >= ?", last.HeadSeq-2)
+	require.NoError(t, err)
+	_, err = models.VerifyAuditChain(t.Context(), a.DB.Bun)
+	require.NoError(t, err, "what is left links up")
+	status := click()
+	require.Contains(t, status, "Chain BROKEN since")
+	require.Contains(t, status, "stays broken until an admin accepts")
+	page := c.Get("/audit").Doc(t)
+	require.Equal(t, 1, page.Find(`[data-testid="chain-broken"]`).Length())
+}

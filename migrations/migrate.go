@@ -23,6 +23,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/codex32/codex32/models"
 )
 
@@ -93,10 +95,11 @@ func Load(dialect models.Dialect) ([]Migration, error) {
 		out = append(out, *m)
 	}
 	slices.SortFunc(out, func(a, b Migration) int { return a.Version - b.Version })
-	for i, m := range out {
-		if m.Version != i+1 {
-			return nil, fmt.Errorf("migrations: %s versions must run 1, 2, 3… without gaps (found %04d)", dialect, m.Version)
-		}
+	// Versions are handed out to parallel branches ahead of time, so a
+	// branch may hold 0010 before 0009 lands; what was applied is tracked
+	// per version (pending = not applied), so a late 0009 still runs.
+	if len(out) == 0 || out[0].Version < 1 {
+		return nil, fmt.Errorf("migrations: %s versions start at 0001", dialect)
 	}
 	return out, nil
 }
@@ -131,22 +134,22 @@ func (m *Migrator) Latest() int { return m.migs[len(m.migs)-1].Version }
 // Up applies every pending migration, ours then River's. It returns the
 // versions it applied (empty when the schema was already current).
 func (m *Migrator) Up(ctx context.Context) ([]Migration, error) {
-	var applied []Migration
+	var done []Migration
 	err := m.locked(ctx, func(conn *sql.Conn) error {
-		current, err := m.currentVersion(ctx, conn)
+		applied, err := m.appliedVersions(ctx, conn)
 		if err != nil {
 			return err
 		}
-		if current > m.Latest() {
+		if current := maxVersion(applied); current > m.Latest() {
 			return m.newerError(current)
 		}
-		for _, mig := range m.migs[current:] {
+		for _, mig := range m.pending(applied) {
 			start := time.Now()
 			if err := m.apply(ctx, conn, mig, true); err != nil {
 				return err
 			}
 			m.log.Info("migration applied", "version", mig.Version, "name", mig.Name, "took", time.Since(start).Round(time.Millisecond))
-			applied = append(applied, mig)
+			done = append(done, mig)
 		}
 		return nil
 	}, func() error {
@@ -159,7 +162,16 @@ func (m *Migrator) Up(ctx context.Context) ([]Migration, error) {
 		}
 		return tuneRiver(ctx, m.db, m.log)
 	})
-	return applied, err
+	return done, ownerHint(err)
+}
+
+// ownerHint explains a privilege error: migrations need the schema owner.
+func ownerHint(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42501" { // insufficient_privilege
+		return fmt.Errorf("%w (migrations run as the schema owner: set DATABASE_MIGRATE_URL to the owner's URL, or run codex32 migrate up with it)", err)
+	}
+	return err
 }
 
 // Down rolls back the newest steps migrations of ours. steps < 0 rolls back
@@ -171,24 +183,24 @@ func (m *Migrator) Down(ctx context.Context, steps int) ([]Migration, error) {
 		riverFirst = func() error { return m.river.downAll(ctx) }
 	}
 	err := m.lockedWithPre(ctx, riverFirst, func(conn *sql.Conn) error {
-		current, err := m.currentVersion(ctx, conn)
+		applied, err := m.appliedVersions(ctx, conn)
 		if err != nil {
 			return err
 		}
-		if current > m.Latest() {
+		if current := maxVersion(applied); current > m.Latest() {
 			return m.newerError(current)
 		}
-		n := steps
-		if n < 0 || n > current {
-			n = current
-		}
-		for i := current; i > current-n; i-- {
-			mig := m.migs[i-1]
+		for i := len(m.migs) - 1; i >= 0 && steps != 0; i-- {
+			mig := m.migs[i]
+			if !applied[mig.Version] {
+				continue
+			}
 			if err := m.apply(ctx, conn, mig, false); err != nil {
 				return err
 			}
 			m.log.Info("migration rolled back", "version", mig.Version, "name", mig.Name)
 			rolled = append(rolled, mig)
+			steps--
 		}
 		return nil
 	})
@@ -248,12 +260,59 @@ func (m *Migrator) rebind(q string) string {
 }
 
 func (m *Migrator) ensureVersionTable(ctx context.Context, conn *sql.Conn) error {
+	// Look first: a least-privilege runtime role (serve with auto-migrate
+	// on a current schema) may not CREATE, not even IF NOT EXISTS.
+	q := "SELECT to_regclass('" + versionTable + "') IS NOT NULL"
+	if m.db.Dialect != models.Postgres {
+		q = "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = '" + versionTable + "'"
+	}
+	var exists bool
+	if err := conn.QueryRowContext(ctx, q).Scan(&exists); err == nil && exists {
+		return nil
+	}
 	_, err := conn.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+versionTable+
 		" (version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)")
 	if err != nil {
 		return fmt.Errorf("migrations: create version table: %w", err)
 	}
 	return nil
+}
+
+// appliedVersions reads the set of applied versions.
+func (m *Migrator) appliedVersions(ctx context.Context, conn *sql.Conn) (map[int]bool, error) {
+	rows, err := conn.QueryContext(ctx, "SELECT version FROM "+versionTable)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: read schema version: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	out := map[int]bool{}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("migrations: read schema version: %w", err)
+		}
+		out[v] = true
+	}
+	return out, rows.Err()
+}
+
+// pending lists this binary's migrations not yet applied, in order.
+func (m *Migrator) pending(applied map[int]bool) []Migration {
+	var out []Migration
+	for _, mig := range m.migs {
+		if !applied[mig.Version] {
+			out = append(out, mig)
+		}
+	}
+	return out
+}
+
+func maxVersion(applied map[int]bool) int {
+	n := 0
+	for v := range applied {
+		n = max(n, v)
+	}
+	return n
 }
 
 func (m *Migrator) currentVersion(ctx context.Context, q interface {

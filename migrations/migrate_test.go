@@ -30,16 +30,18 @@ func TestUpDownUp(t *testing.T) {
 	db := testutil.OpenDB(t, testutil.NewDBSpec(t))
 	m, err := migrations.New(db, nil)
 	require.NoError(t, err)
+	all, err := migrations.Load(db.Dialect)
+	require.NoError(t, err)
 
 	st, err := m.Status(ctx)
 	require.NoError(t, err)
 	require.Zero(t, st.Current)
-	require.Len(t, st.Pending, m.Latest())
+	require.Len(t, st.Pending, len(all))
 	require.Error(t, m.Check(ctx), "an empty database is not ready")
 
 	applied, err := m.Up(ctx)
 	require.NoError(t, err)
-	require.Len(t, applied, m.Latest())
+	require.Len(t, applied, len(all))
 	require.NoError(t, m.Check(ctx))
 	tablesAfterUp := tableCount(t, db)
 
@@ -56,7 +58,7 @@ func TestUpDownUp(t *testing.T) {
 	// Down to zero removes everything but the version table.
 	rolled, err := m.Down(ctx, -1)
 	require.NoError(t, err)
-	require.Len(t, rolled, m.Latest())
+	require.Len(t, rolled, len(all))
 	require.Equal(t, 1, tableCount(t, db), "only the version table is left")
 	st, err = m.Status(ctx)
 	require.NoError(t, err)
@@ -66,7 +68,7 @@ func TestUpDownUp(t *testing.T) {
 	// And up again.
 	applied, err = m.Up(ctx)
 	require.NoError(t, err)
-	require.Len(t, applied, m.Latest())
+	require.Len(t, applied, len(all))
 	require.Equal(t, tablesAfterUp, tableCount(t, db))
 	require.NoError(t, m.Check(ctx))
 	testutil.CreateUser(t, db, models.RoleAdmin)
@@ -77,13 +79,15 @@ func TestDownOneStep(t *testing.T) {
 	db := testutil.NewDB(t)
 	m, err := migrations.New(db, nil)
 	require.NoError(t, err)
+	all, err := migrations.Load(db.Dialect)
+	require.NoError(t, err)
 	rolled, err := m.Down(ctx, 1)
 	require.NoError(t, err)
 	require.Len(t, rolled, 1)
 	require.Equal(t, m.Latest(), rolled[0].Version)
 	st, err := m.Status(ctx)
 	require.NoError(t, err)
-	require.Equal(t, m.Latest()-1, st.Current)
+	require.Equal(t, all[len(all)-2].Version, st.Current)
 	require.ErrorContains(t, m.Check(ctx), "migrate up")
 }
 
@@ -164,4 +168,34 @@ func TestGINIndexesWriteThrough(t *testing.T) {
 	_, err = m.Up(ctx)
 	require.NoError(t, err)
 	require.Equal(t, want, fastupdate())
+}
+
+// TestLateMigrationIsApplied: versions are handed to parallel branches
+// ahead of time, so a database can be at 0010 before 0009 exists; when it
+// arrives it is pending (applied by version, not "everything above max").
+func TestLateMigrationIsApplied(t *testing.T) {
+	t.Parallel()
+	db := testutil.NewDB(t)
+	m, err := migrations.New(db, nil)
+	require.NoError(t, err)
+	all, err := migrations.Load(db.Dialect)
+	require.NoError(t, err)
+	late := all[6] // 0007_idempotency: a table nothing later depends on
+	require.Equal(t, "idempotency", late.Name)
+	// Make the database look as if it never had late: undo it by hand.
+	_, err = db.SQL.ExecContext(ctx, late.Down)
+	require.NoError(t, err)
+	_, err = db.Bun.ExecContext(ctx, "DELETE FROM codex32_schema_migrations WHERE version = ?", late.Version)
+	require.NoError(t, err)
+
+	st, err := m.Status(ctx)
+	require.NoError(t, err)
+	require.Equal(t, m.Latest(), st.Current)
+	require.Equal(t, []migrations.Migration{late}, st.Pending)
+	require.ErrorContains(t, m.Check(ctx), "1 older migrations are pending")
+
+	applied, err := m.Up(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []migrations.Migration{late}, applied)
+	require.NoError(t, m.Check(ctx))
 }

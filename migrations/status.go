@@ -19,7 +19,7 @@ type Status struct {
 
 // IsCurrent reports whether nothing is pending and nothing is newer.
 func (s Status) IsCurrent() bool {
-	return s.Current == s.Latest && s.RiverCurrent == s.RiverLatest
+	return s.Current == s.Latest && len(s.Pending) == 0 && s.RiverCurrent == s.RiverLatest
 }
 
 // Status reads the version table and River's.
@@ -34,6 +34,7 @@ func (m *Migrator) Status(ctx context.Context) (Status, error) {
 		return st, fmt.Errorf("migrations: read status: %w", err)
 	}
 	defer func() { _ = rows.Close() }()
+	applied := map[int]bool{}
 	for rows.Next() {
 		var a AppliedMigration
 		var at string
@@ -43,13 +44,12 @@ func (m *Migrator) Status(ctx context.Context) (Status, error) {
 		a.AppliedAt, _ = time.Parse(time.RFC3339Nano, at)
 		st.Applied = append(st.Applied, a)
 		st.Current = max(st.Current, a.Version)
+		applied[a.Version] = true
 	}
 	if err := rows.Err(); err != nil {
 		return st, fmt.Errorf("migrations: read status: %w", err)
 	}
-	if st.Current < len(m.migs) {
-		st.Pending = m.migs[st.Current:]
-	}
+	st.Pending = m.pending(applied)
 	return st, m.fillRiver(ctx, &st)
 }
 
@@ -83,6 +83,8 @@ func (m *Migrator) Check(ctx context.Context) error {
 		return m.newerError(st.Current)
 	case st.Current < st.Latest:
 		return fmt.Errorf("schema is at version %d of %d: run codex32 migrate up", st.Current, st.Latest)
+	case len(st.Pending) > 0: // a migration that landed after a newer one was applied
+		return fmt.Errorf("schema is at version %d but %d older migrations are pending: run codex32 migrate up", st.Current, len(st.Pending))
 	case st.RiverCurrent < st.RiverLatest:
 		return fmt.Errorf("job queue schema is at version %d of %d: run codex32 migrate up", st.RiverCurrent, st.RiverLatest)
 	case st.RiverCurrent > st.RiverLatest:

@@ -104,7 +104,7 @@ func WriteAudit(ctx context.Context, tx bun.Tx, actor Actor, e AuditEntry) error
 	if row.NewValues, err = auditJSON(e.New); err != nil {
 		return err
 	}
-	if row.Hash, err = row.computeHash(); err != nil {
+	if row.Hash, err = row.ComputeHash(); err != nil {
 		return err
 	}
 	if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
@@ -124,11 +124,14 @@ func auditJSON(v any) (json.RawMessage, error) {
 	return canonicalJSON(b)
 }
 
-// computeHash hashes the row's content: every field, length-prefixed so no
+// ComputeHash hashes the row's content: every field, length-prefixed so no
 // two rows can encode alike, and the JSON values byte for byte as stored
 // (they are written canonical, and the columns keep text exactly: SQLite
-// TEXT, Postgres json), so verification needs no re-encoding.
-func (a *AuditLog) computeHash() (string, error) {
+// TEXT, Postgres json), so verification needs no re-encoding. It is unkeyed
+// and public on purpose: anyone can check a row, and so anyone holding the
+// database can recompute a chain; signed checkpoints (AuditCheckpoint) are
+// what such a recomputation cannot fake.
+func (a *AuditLog) ComputeHash() (string, error) {
 	h := sha256.New()
 	var buf []byte
 	field := func(s string) {
@@ -186,42 +189,92 @@ func truncate(s string, n int) string {
 
 // VerifyAuditChain re-computes every row's hash in order and reports the
 // first row that does not match (or whose link to its predecessor is broken).
-// It returns the number of rows checked. Hashes of a batch are computed on
-// all cores; the links are checked in order.
+// It returns the number of rows checked.
 func VerifyAuditChain(ctx context.Context, db bun.IDB) (int, error) {
+	w, err := walkAuditChain(ctx, db, chainWalk{})
+	return w.checked, err
+}
+
+// chainWalk says where a walk of the chain starts and ends and which rows
+// must have which hash.
+type chainWalk struct {
+	after int64  // start after this row (0: at the first)
+	prev  string // the hash of row after
+	upTo  int64  // stop after this row (0: at the head)
+	// expect: rows that must exist with exactly this hash (a signed
+	// checkpoint, the head a verification saw).
+	expect map[int64]expectedHash
+}
+
+// expectedHash is a hash a row must have, and what vouches for it.
+type expectedHash struct {
+	hash string
+	what string // e.g. "signed in the checkpoint of 2026-01-02 15:04 UTC"
+}
+
+// walked is where a walk ended.
+type walked struct {
+	checked int
+	seq     int64 // the last row checked (the start's after when none)
+	hash    string
+}
+
+// walkAuditChain checks the rows after w.after in order. Hashes of a batch
+// are computed on all cores; the links are checked in order.
+func walkAuditChain(ctx context.Context, db bun.IDB, w chainWalk) (walked, error) {
 	const batch = 5000
 	workers := max(1, runtime.GOMAXPROCS(0))
-	prev, checked, after := "", 0, int64(0)
+	out := walked{seq: w.after, hash: w.prev}
 	for {
 		var rows []*AuditLog
-		if err := db.NewSelect().Model(&rows).Where("a.seq > ?", after).Order("a.seq ASC").Limit(batch).Scan(ctx); err != nil {
-			return checked, fmt.Errorf("audit: verify: %w", err)
+		q := db.NewSelect().Model(&rows).Where("a.seq > ?", out.seq).Order("a.seq ASC").Limit(batch)
+		if w.upTo > 0 {
+			q = q.Where("a.seq <= ?", w.upTo)
+		}
+		if err := q.Scan(ctx); err != nil {
+			return out, fmt.Errorf("audit: verify: %w", err)
 		}
 		hashes := make([]string, len(rows))
 		var wg sync.WaitGroup
-		for w := range workers {
+		for k := range workers {
 			wg.Go(func() {
-				for i := w; i < len(rows); i += workers {
-					hashes[i], _ = rows[i].computeHash()
+				for i := k; i < len(rows); i += workers {
+					hashes[i], _ = rows[i].ComputeHash()
 				}
 			})
 		}
 		wg.Wait()
 		for i, r := range rows {
-			if r.Seq != after+1 {
-				return checked, fmt.Errorf("audit: verify: row %d missing (next is %d)", after+1, r.Seq)
+			if r.Seq != out.seq+1 {
+				return out, fmt.Errorf("audit: verify: row %d missing (next is %d)", out.seq+1, r.Seq)
 			}
-			if r.PrevHash != prev {
-				return checked, fmt.Errorf("audit: verify: row %d does not link to row %d", r.Seq, r.Seq-1)
+			if r.PrevHash != out.hash {
+				return out, fmt.Errorf("audit: verify: row %d does not link to row %d", r.Seq, r.Seq-1)
 			}
 			if hashes[i] != r.Hash {
-				return checked, fmt.Errorf("audit: verify: row %d was altered", r.Seq)
+				return out, fmt.Errorf("audit: verify: row %d was altered", r.Seq)
 			}
-			prev, after = r.Hash, r.Seq
-			checked++
+			if e, ok := w.expect[r.Seq]; ok && e.hash != r.Hash {
+				return out, fmt.Errorf("audit: verify: row %d does not have the hash %s: the chain was rewritten and re-hashed (or rows were removed and others written in their place)", r.Seq, e.what)
+			}
+			out.seq, out.hash = r.Seq, r.Hash
+			out.checked++
 		}
 		if len(rows) < batch {
-			return checked, nil
+			break
 		}
 	}
+	// Rows vouched for beyond the end: the newest rows were removed (or an
+	// old backup restored).
+	missing := int64(0)
+	for seq := range w.expect {
+		if seq > out.seq && (w.upTo == 0 || seq <= w.upTo) && (missing == 0 || seq < missing) {
+			missing = seq
+		}
+	}
+	if missing > 0 {
+		return out, fmt.Errorf("audit: verify: row %d (%s) is missing: the chain ends at row %d, rows were removed",
+			missing, w.expect[missing].what, out.seq)
+	}
+	return out, nil
 }

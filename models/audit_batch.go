@@ -41,7 +41,7 @@ func WriteAudits(ctx context.Context, tx bun.Tx, entries []ActorEntry) error {
 		if row.NewValues, err = auditJSON(e.New); err != nil {
 			return err
 		}
-		if row.Hash, err = row.computeHash(); err != nil {
+		if row.Hash, err = row.ComputeHash(); err != nil {
 			return err
 		}
 		prevHash = row.Hash

@@ -43,7 +43,7 @@ func ChainAuditRows(prevHash string, firstSeq int64, rows []*AuditLog) (lastHash
 		}
 		r.Seq = firstSeq + int64(i)
 		r.PrevHash = prevHash
-		if r.Hash, err = r.computeHash(); err != nil {
+		if r.Hash, err = r.ComputeHash(); err != nil {
 			return "", err
 		}
 		prevHash = r.Hash

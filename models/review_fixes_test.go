@@ -88,7 +88,7 @@ func TestVerifyNoticesRemovedNewestRows(t *testing.T) {
 	for range 5 {
 		testutil.CreateUser(t, db, models.RoleViewer)
 	}
-	res, err := models.VerifyAndRecordAuditChain(ctx, db.Bun, models.SystemActor("test"))
+	res, err := models.VerifyAndRecordAuditChain(ctx, db.Bun, models.SystemActor("test"), models.AuditVerifyOptions{})
 	require.NoError(t, err)
 	require.True(t, res.OK)
 	head := res.HeadSeq
@@ -104,7 +104,7 @@ func TestVerifyNoticesRemovedNewestRows(t *testing.T) {
 	_, err = db.Bun.ExecContext(ctx, fmt.Sprintf("DELETE FROM audit_logs WHERE seq >= %d", head-1))
 	require.NoError(t, err)
 
-	res, err = models.VerifyAndRecordAuditChain(ctx, db.Bun, models.SystemActor("test"))
+	res, err = models.VerifyAndRecordAuditChain(ctx, db.Bun, models.SystemActor("test"), models.AuditVerifyOptions{})
 	require.Error(t, err)
 	require.False(t, res.OK)
 	require.Contains(t, res.Problem, fmt.Sprintf("row %d", head))

@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -95,83 +94,4 @@ func MarkSetupDone(ctx context.Context, db bun.IDB) error {
 		}
 		return err
 	})
-}
-
-// AuditVerification is the outcome of the last chain verification.
-type AuditVerification struct {
-	At       time.Time `json:"at"`
-	Rows     int       `json:"rows"`
-	OK       bool      `json:"ok"`
-	Problem  string    `json:"problem,omitempty"`
-	By       string    `json:"by"`
-	HeadSeq  int64     `json:"head_seq,omitempty"`
-	HeadHash string    `json:"head_hash,omitempty"`
-}
-
-const settingAuditVerify = "audit_last_verification"
-
-// VerifyAndRecordAuditChain verifies the chain and stores the outcome.
-func VerifyAndRecordAuditChain(ctx context.Context, db bun.IDB, actor Actor) (AuditVerification, error) {
-	by := actor.Label
-	prev, err := LastAuditVerification(ctx, db)
-	if err != nil {
-		return AuditVerification{}, err
-	}
-	n, verr := VerifyAuditChain(ctx, db)
-	head, err := AuditHead(ctx, db)
-	if err != nil {
-		return AuditVerification{}, err
-	}
-	// Rows removed from the end (or a restored old backup) leave a chain
-	// that verifies: compare with the head the last verification saw.
-	if verr == nil && prev != nil && prev.OK && prev.HeadSeq > 0 {
-		if old, err := AuditBySeq(ctx, db, prev.HeadSeq); err != nil || old.Hash != prev.HeadHash {
-			verr = fmt.Errorf("audit: verify: row %d, the chain head verified on %s, is missing or changed: rows were removed",
-				prev.HeadSeq, prev.At.UTC().Format("2006-01-02 15:04 UTC"))
-		}
-	}
-	if by == "" {
-		by = "system"
-	}
-	res := AuditVerification{At: now(), Rows: n, OK: verr == nil, By: by}
-	if head != nil && verr == nil {
-		res.HeadSeq, res.HeadHash = head.Seq, head.Hash
-	} else if prev != nil {
-		res.HeadSeq, res.HeadHash = prev.HeadSeq, prev.HeadHash // keep the last good head
-	}
-	if verr != nil {
-		res.Problem = verr.Error()
-	}
-	b, err := json.Marshal(res)
-	if err != nil {
-		return res, err
-	}
-	row := &InstanceSetting{Key: settingAuditVerify, Value: string(b), UpdatedAt: res.At}
-	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewInsert().Model(row).On("CONFLICT (key) DO UPDATE").Set("value = EXCLUDED.value").Set("updated_at = EXCLUDED.updated_at").Exec(ctx); err != nil {
-			return fmt.Errorf("audit: record verification: %w", err)
-		}
-		return WriteAudit(ctx, tx, actor, AuditEntry{Action: "audit.verify", ResourceType: "audit", ResourceID: "chain",
-			New: map[string]any{"rows": res.Rows, "ok": res.OK, "problem": res.Problem}})
-	})
-	if err != nil {
-		return res, err
-	}
-	return res, verr
-}
-
-// LastAuditVerification returns the stored outcome, or nil if never verified.
-func LastAuditVerification(ctx context.Context, db bun.IDB) (*AuditVerification, error) {
-	row := new(InstanceSetting)
-	err := db.NewSelect().Model(row).Where("key = ?", settingAuditVerify).Scan(ctx)
-	if errors.Is(mapErr(err), ErrNotFound) {
-		return nil, nil
-	} else if err != nil {
-		return nil, fmt.Errorf("audit: read verification: %w", err)
-	}
-	v := new(AuditVerification)
-	if err := json.Unmarshal([]byte(row.Value), v); err != nil {
-		return nil, fmt.Errorf("audit: read verification: %w", err)
-	}
-	return v, nil
 }

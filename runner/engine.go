@@ -41,6 +41,10 @@ type EngineConfig struct {
 	KeepPerBot int
 	// WorkerID names this process in the workers table (default host-pid-random).
 	WorkerID string
+	// SkipRiverReindex turns off River's nightly REINDEX of its job
+	// indexes, which only the tables' owner may run (serve and worker as a
+	// least-privilege role: codex32 db grants).
+	SkipRiverReindex bool
 	// Run replaces the bot kinds (tests only).
 	Run RunFunc
 }

@@ -70,6 +70,9 @@ func newQueue(db *models.DB, workers int, e *Engine, log *slog.Logger, maxRun ti
 		cfg.RescueStuckJobsAfter = jobTimeout + 5*time.Minute
 		cfg.CompletedJobRetentionPeriod = time.Hour
 		cfg.FetchCooldown = 2 * time.Millisecond
+		if e.cfg.SkipRiverReindex {
+			cfg.ReindexerIndexNames = []string{} // an empty list, not nil (nil is River's default list)
+		}
 	}
 	base := func() *river.Config {
 		return &river.Config{Logger: riverLog, FetchCooldown: 2 * time.Millisecond, MaxAttempts: 5}

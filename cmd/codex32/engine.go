@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/codex32/codex32/internal/config"
+	"github.com/codex32/codex32/migrations"
 	"github.com/codex32/codex32/models"
 	"github.com/codex32/codex32/runner"
 )
@@ -22,10 +23,20 @@ type engine struct {
 
 // buildEngine wires the execution engine from the settings; workers 0
 // builds one that only enqueues (serve with CODEX32_WORKERS=0).
-func buildEngine(cfg *config.Config, db *models.DB, box *models.SecretBox, log *slog.Logger, workers int) (*engine, error) {
+func buildEngine(ctx context.Context, cfg *config.Config, db *models.DB, box *models.SecretBox, log *slog.Logger, workers int) (*engine, error) {
 	allow, hosts, err := runner.ParseAllowList(cfg.OutboundAllow)
 	if err != nil {
 		return nil, &config.Error{Setting: "CODEX32_OUTBOUND_ALLOW", Problem: err.Error()}
+	}
+	role, err := migrations.CheckRole(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if !role.OwnsTables {
+		log.Info("database role does not own the tables: River's nightly reindex is off (run REINDEX as the owner if ever needed)")
+	}
+	if role.CanRewriteAudit && db.Dialect == models.Postgres && cfg.Production() {
+		log.Warn("database role can change or remove audit rows; run serve and worker as a least-privilege role (codex32 db grants)")
 	}
 	var pool *runner.ScriptPool
 	if workers > 0 {
@@ -45,6 +56,7 @@ func buildEngine(cfg *config.Config, db *models.DB, box *models.SecretBox, log *
 		Outbound:         runner.OutboundPolicy{Allow: allow, AllowHosts: hosts},
 		ScriptMaxTimeout: cfg.ScriptMaxTimeout, ErrorAfterFailures: cfg.ErrorAfterFailures,
 		LostAfter: cfg.WorkerLostAfter, Retention: cfg.ExecutionRetention, KeepPerBot: cfg.ExecutionKeep,
+		SkipRiverReindex: !role.OwnsTables,
 	})
 	if err != nil {
 		if pool != nil {

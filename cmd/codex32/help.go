@@ -49,7 +49,7 @@ func writeHelp(w io.Writer) {
 Usage:
   codex32 [serve] [flags]        serve the web dashboard and run executions (the default)
   codex32 worker                 run executions only (several may share one Postgres)
-  codex32 migrate up             apply pending database migrations
+  codex32 migrate up             apply pending database migrations (as DATABASE_MIGRATE_URL when set)
   codex32 migrate down [N|--all] roll back the newest N migrations (default 1); --all removes every table
   codex32 migrate status         show applied and pending migrations
   codex32 user create --email E --name N --role R [--password-stdin]
@@ -60,7 +60,18 @@ Usage:
                                  print a new API key for that user
   codex32 import [--owner EMAIL] PATH...
                                  create bots from JSON files or folders (idempotent)
-  codex32 audit verify           check the audit log's hash chain; non-zero names the first broken row
+  codex32 audit verify [--checkpoint FILE --public-key KEY]
+                                 check the audit log's hash chain (and its signed checkpoints); non-zero names
+                                 the first broken row; a failure stays until audit accept
+  codex32 audit checkpoint [--out FILE]
+                                 sign the chain's head now (CODEX32_AUDIT_SIGNING_KEY); store, log, write to FILE
+  codex32 audit accept --reason R
+                                 after a failed verification, accept the chain as it is as the new anchor (audited)
+  codex32 audit keygen           print a new checkpoint signing key and its public key
+  codex32 audit public-key       print the configured signing key's public key
+  codex32 db grants --role NAME [--apply]
+                                 Postgres: the privileges of a least-privilege runtime role (no ALTER, TRUNCATE,
+                                 UPDATE or DELETE on the audit log); --apply runs them as DATABASE_MIGRATE_URL
   codex32 seed --bots N [--users U] [--versions V] [--executions E] [--audit A] [--seed S]   add synthetic demo data
   codex32 version                print the version
   codex32 help                   this text

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -83,4 +84,38 @@ func devKeyFile(path string, log *slog.Logger, setting string) (string, error) {
 	}
 	log.Warn("generated a development key in the data directory; set "+setting+" in production", "file", path)
 	return key, nil
+}
+
+// auditSigner returns the key that signs audit checkpoints:
+// CODEX32_AUDIT_SIGNING_KEY, or in development a key generated once and
+// kept in the data directory. In production without the setting it is nil
+// (checkpoints are not signed; serve says so at start).
+func auditSigner(cfg *config.Config, log *slog.Logger) (*models.AuditSigner, error) {
+	if cfg.AuditSigningKey != "" {
+		return models.ParseAuditSigningKey(cfg.AuditSigningKey)
+	}
+	if cfg.Production() {
+		return nil, nil
+	}
+	k, err := devKeyFile(filepath.Join(cfg.DataDir, "audit-signing.key"), log, "CODEX32_AUDIT_SIGNING_KEY")
+	if err != nil {
+		return nil, err
+	}
+	return models.ParseAuditSigningKey(k)
+}
+
+// auditVerifyKey is the public key whose stored checkpoints a verification
+// checks: the configured signing key's, or the development key file's if
+// one exists (a verification never creates one). Nil when there is none.
+func auditVerifyKey(cfg *config.Config) (ed25519.PublicKey, error) {
+	if cfg.AuditSigningKey == "" && !cfg.Production() {
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, "audit-signing.key")); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	s, err := auditSigner(cfg, slog.New(slog.DiscardHandler))
+	if err != nil || s == nil {
+		return nil, err
+	}
+	return s.Public(), nil
 }

@@ -63,6 +63,9 @@ func TestBadConfigurationIsOneLineAndExitTwo(t *testing.T) {
 		{"CODEX32_ADDR", "nope", "codex32: invalid CODEX32_ADDR: \"nope\" is not host:port"},
 		{"LOG_LEVEL", "loud", "codex32: invalid LOG_LEVEL"},
 		{"CODEX32_AUTO_MIGRATE", "maybe", "codex32: invalid CODEX32_AUTO_MIGRATE"},
+		{"CODEX32_AUDIT_SIGNING_KEY", "not-a-key", "codex32: invalid CODEX32_AUDIT_SIGNING_KEY: is not 64 hex characters"},
+		{"CODEX32_AUDIT_CHECKPOINT_INTERVAL", "1s", "codex32: invalid CODEX32_AUDIT_CHECKPOINT_INTERVAL"},
+		{"DATABASE_MIGRATE_URL", "postgres://owner@db.example.test/codex32", "codex32: invalid DATABASE_MIGRATE_URL: is for Postgres"},
 	}
 	for _, tc := range cases {
 		for _, args := range [][]string{nil, {"serve"}, {"migrate", "status"}} {

@@ -52,7 +52,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	log := newLogger(cfg, stderr)
-	db, m, err := openDatabase(ctx, cfg, log)
+	db, m, err := openMigrateDatabase(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -69,6 +69,9 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		for _, a := range applied {
 			_, _ = fmt.Fprintf(stdout, "applied %04d_%s\n", a.Version, a.Name)
+		}
+		if err := grantRuntimeRole(ctx, cfg, m, log); err != nil {
+			return err
 		}
 	case "down":
 		rolled, err := m.Down(ctx, steps)
@@ -93,7 +96,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		switch {
 		case st.Current > st.Latest:
 			state = "NEWER than this binary"
-		case st.Current < st.Latest:
+		case len(st.Pending) > 0:
 			state = fmt.Sprintf("%d pending", len(st.Pending))
 		}
 		_, _ = fmt.Fprintf(stdout, "database: %s\nschema:   version %d of %d (%s)\n", db.Dialect, st.Current, st.Latest, state)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -53,8 +54,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan
 	defer func() { _ = db.Close() }()
 
 	if cfg.AutoMigrate {
-		if _, err := m.Up(ctx); err != nil {
-			return fmt.Errorf("migrate: %w", err)
+		if err := migrateUp(ctx, cfg, log, m); err != nil {
+			return err
 		}
 	}
 	if err := m.Check(ctx); err != nil {
@@ -65,12 +66,19 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan
 	if err != nil {
 		return err
 	}
-	eng, err := buildEngine(cfg, db, box, log, cfg.Workers)
+	signer, err := auditSigner(cfg, log)
+	if err != nil {
+		return err
+	}
+	if signer == nil {
+		log.Warn("audit checkpoints are not signed: set CODEX32_AUDIT_SIGNING_KEY (make one with codex32 audit keygen)")
+	}
+	eng, err := buildEngine(ctx, cfg, db, box, log, cfg.Workers)
 	if err != nil {
 		return err
 	}
 	defer eng.shutdown()
-	app, err := buildApp(cfg, db, m, log, box, eng.Engine)
+	app, err := buildApp(cfg, db, m, log, box, eng.Engine, signer)
 	if err != nil {
 		return err
 	}
@@ -78,6 +86,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan
 		return err
 	}
 	go pruneLoop(ctx, db, cfg, log)
+	go checkpointLoop(ctx, db, signer, cfg.AuditCheckpointInterval, log)
 	if err := startProfiler(ctx, cfg.PprofAddr, log); err != nil {
 		return fmt.Errorf("listen on %s (CODEX32_PPROF_ADDR): %w", cfg.PprofAddr, err)
 	}
@@ -113,7 +122,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan
 }
 
 // buildApp wires the web application from the configuration.
-func buildApp(cfg *config.Config, db *models.DB, m *migrations.Migrator, log *slog.Logger, box *models.SecretBox, eng *runner.Engine) (*fiber.App, error) {
+func buildApp(cfg *config.Config, db *models.DB, m *migrations.Migrator, log *slog.Logger, box *models.SecretBox, eng *runner.Engine, signer *models.AuditSigner) (*fiber.App, error) {
 	keys, err := sessionKeys(cfg, log)
 	if err != nil {
 		return nil, err
@@ -133,8 +142,15 @@ func buildApp(cfg *config.Config, db *models.DB, m *migrations.Migrator, log *sl
 		ClientIP: web.ClientIP(cfg.TrustedProxies), Secure: cfg.Secure(),
 		APIKeyMaxDays: cfg.APIKeyMaxDays, SSO: sso, Secrets: box, Engine: eng,
 		RateLimiter: web.NewRateLimiter(cfg.APIRate.N, cfg.APIRate.Period, nil),
-		APICacheTTL: cfg.APICacheTTL, BaseURL: cfg.PublicBaseURL(),
+		APICacheTTL: cfg.APICacheTTL, BaseURL: cfg.PublicBaseURL(), AuditKey: auditPublic(signer),
 	}), nil
+}
+
+func auditPublic(s *models.AuditSigner) ed25519.PublicKey {
+	if s == nil {
+		return nil
+	}
+	return s.Public()
 }
 
 // pruneLoop deletes expired sessions, old sign-in attempts and expired
@@ -164,7 +180,35 @@ func pruneLoop(ctx context.Context, db *models.DB, cfg *config.Config, log *slog
 }
 
 func openDatabase(ctx context.Context, cfg *config.Config, log *slog.Logger) (*models.DB, *migrations.Migrator, error) {
-	db, err := models.Open(ctx, cfg.Database.Driver, cfg.Database.URL)
+	return openDatabaseAt(ctx, cfg.Database, log)
+}
+
+// openMigrateDatabase opens the database as the role migrations run as
+// (DATABASE_MIGRATE_URL, else DATABASE_URL).
+func openMigrateDatabase(ctx context.Context, cfg *config.Config, log *slog.Logger) (*models.DB, *migrations.Migrator, error) {
+	return openDatabaseAt(ctx, cfg.Migrate, log)
+}
+
+// migrateUp applies pending migrations for serve: through m, or, when
+// DATABASE_MIGRATE_URL names the schema owner, on a connection of its own
+// that is closed again (serve itself keeps running as DATABASE_URL's role).
+func migrateUp(ctx context.Context, cfg *config.Config, log *slog.Logger, m *migrations.Migrator) error {
+	if cfg.Migrate != cfg.Database {
+		owner, om, err := openMigrateDatabase(ctx, cfg, log)
+		if err != nil {
+			return fmt.Errorf("migrate (DATABASE_MIGRATE_URL): %w", err)
+		}
+		defer func() { _ = owner.Close() }()
+		m = om
+	}
+	if _, err := m.Up(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return grantRuntimeRole(ctx, cfg, m, log)
+}
+
+func openDatabaseAt(ctx context.Context, d config.Database, log *slog.Logger) (*models.DB, *migrations.Migrator, error) {
+	db, err := models.Open(ctx, d.Driver, d.URL)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -39,7 +39,7 @@ func cmdWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	eng, err := buildEngine(cfg, db, box, log, workers)
+	eng, err := buildEngine(ctx, cfg, db, box, log, workers)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,9 @@ import (
 // `codex32 help`; keep it to one line.
 type Config struct {
 	DatabaseURL string `env:"DATABASE_URL" help:"postgres:// URL, or a SQLite path / sqlite:// URL (default: $CODEX32_DATA_DIR/codex32.db)"`
+	// MigrateURL lets serve and worker run as a least-privilege role while
+	// migrations run as the schema owner.
+	MigrateURL  string `env:"DATABASE_MIGRATE_URL" help:"postgres:// URL of the schema owner, used for migrations (serve's auto-migrate, codex32 migrate) while serve and worker use DATABASE_URL as a role without ownership (codex32 db grants)"`
 	Addr        string `env:"CODEX32_ADDR" envDefault:":8080" help:"address the web server listens on, host:port"`
 	DataDir     string `env:"CODEX32_DATA_DIR" envDefault:"./data" help:"directory for the embedded SQLite database and other local files"`
 	Env         string `env:"CODEX32_ENV" envDefault:"development" help:"development or production"`
@@ -71,8 +74,13 @@ type Config struct {
 	ExecutionRetention time.Duration `env:"CODEX32_EXECUTION_RETENTION" envDefault:"720h" help:"finished executions older than this are deleted (0 = keep forever)"`
 	ExecutionKeep      int           `env:"CODEX32_EXECUTION_KEEP_PER_BOT" envDefault:"100" help:"each bot keeps at least its newest N executions, however old"`
 
+	AuditSigningKey         string        `env:"CODEX32_AUDIT_SIGNING_KEY" help:"Ed25519 key (64 hex characters; codex32 audit keygen) that signs audit checkpoints; keep it outside the database (development: a key file in the data directory)"`
+	AuditCheckpointInterval time.Duration `env:"CODEX32_AUDIT_CHECKPOINT_INTERVAL" envDefault:"10m" help:"serve signs an audit checkpoint this often when the audit log has grown (0 = only on demand: codex32 audit checkpoint)"`
+
 	// Database is derived from DatabaseURL by Validate.
 	Database Database `env:"-"`
+	// Migrate is where migrations run: DATABASE_MIGRATE_URL, else Database.
+	Migrate Database `env:"-"`
 	// Level is derived from LogLevel by Validate.
 	Level slog.Level `env:"-"`
 	// APIRate is derived from APIRateLimit by Validate.
@@ -216,8 +224,34 @@ func (c *Config) Validate() error {
 	if err != nil {
 		return &Error{Setting: "DATABASE_URL", Problem: err.Error()}
 	}
-	c.Database = db
+	c.Database, c.Migrate = db, db
+	if strings.TrimSpace(c.MigrateURL) != "" {
+		m, err := ParseDatabaseURL(c.MigrateURL, c.DataDir)
+		switch {
+		case err != nil:
+			return &Error{Setting: "DATABASE_MIGRATE_URL", Problem: err.Error()}
+		case m.Driver != "postgres" || db.Driver != "postgres":
+			return &Error{Setting: "DATABASE_MIGRATE_URL", Problem: "is for Postgres: both it and DATABASE_URL must be postgres:// URLs (SQLite has no roles)"}
+		}
+		c.Migrate = m
+	}
+	if err := c.validateAudit(); err != nil {
+		return err
+	}
 	return c.validateAuth()
+}
+
+func (c *Config) validateAudit() error {
+	c.AuditSigningKey = strings.TrimSpace(c.AuditSigningKey)
+	if c.AuditSigningKey != "" {
+		if b, err := hex.DecodeString(c.AuditSigningKey); err != nil || len(b) != 32 {
+			return &Error{Setting: "CODEX32_AUDIT_SIGNING_KEY", Problem: "is not 64 hex characters (make one with: codex32 audit keygen)"}
+		}
+	}
+	if c.AuditCheckpointInterval != 0 && c.AuditCheckpointInterval < 10*time.Second {
+		return &Error{Setting: "CODEX32_AUDIT_CHECKPOINT_INTERVAL", Problem: "must be 0 (off) or at least 10s"}
+	}
+	return nil
 }
 
 // Secure reports whether the public URL is https (secure cookies, HSTS).
