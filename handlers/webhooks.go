@@ -277,6 +277,10 @@ func webhookForm(c *fiber.Ctx, f *views.WebhookForm) models.WebhookPatch {
 		s := strings.TrimSpace(c.FormValue("description"))
 		f.Description, p.Description = s, &s
 	}
+	if args.Has("signature_scheme") {
+		s := strings.TrimSpace(c.FormValue("signature_scheme"))
+		f.Scheme, p.SignatureScheme = s, &s
+	}
 	if args.Has("sync_timeout_seconds") {
 		n, err := strconv.Atoi(strings.TrimSpace(c.FormValue("sync_timeout_seconds")))
 		if err != nil {
@@ -318,6 +322,9 @@ func (h *handler) createWebhook(c *fiber.Ctx) error {
 	}
 	p := webhookForm(c, &f)
 	w := &models.Webhook{BotID: b.ID}
+	if p.SignatureScheme != nil {
+		w.SignatureScheme = *p.SignatureScheme
+	}
 	if p.Description != nil {
 		w.Description = *p.Description
 	}
@@ -339,7 +346,7 @@ func (h *handler) createWebhook(c *fiber.Ctx) error {
 	}
 	// Shown in this response only; never stored or redirected with.
 	return h.renderTriggers(c, b, fiber.StatusCreated, func(d *views.TriggersData) {
-		d.Shown = &views.ShownSecrets{WebhookID: w.ID.String(), URL: d.HookBase + "/hooks/" + secrets.Token, SigningSecret: secrets.SigningSecret}
+		d.Shown = &views.ShownSecrets{WebhookID: w.ID.String(), URL: d.HookBase + "/hooks/" + secrets.Token, SigningSecret: secrets.SigningSecret, Scheme: w.SignatureScheme}
 	})
 }
 
@@ -354,7 +361,7 @@ func (h *handler) updateWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := views.WebhookForm{ID: w.ID.String(), Description: w.Description, SyncTimeout: w.SyncTimeoutSeconds, Signed: w.Signed(), Errors: views.FormErrors{}}
+	f := views.WebhookForm{ID: w.ID.String(), Description: w.Description, SyncTimeout: w.SyncTimeoutSeconds, Signed: w.Signed(), Scheme: w.SignatureScheme, Errors: views.FormErrors{}}
 	p := webhookForm(c, &f)
 	got, err := models.UpdateWebhook(c.UserContext(), h.DB.Bun, web.Actor(c), b.ID, w.ID, p)
 	if fields, ok := validationFields(err); ok {
@@ -404,7 +411,7 @@ func (h *handler) rotateWebhook(c *fiber.Ctx) error {
 	// The new value is shown in this response (no redirect could carry
 	// it); htmx picks the tab out of the page.
 	return h.renderTriggers(c, b, fiber.StatusOK, func(d *views.TriggersData) {
-		d.Shown = &views.ShownSecrets{WebhookID: w.ID.String(), SigningSecret: secrets.SigningSecret}
+		d.Shown = &views.ShownSecrets{WebhookID: w.ID.String(), SigningSecret: secrets.SigningSecret, Scheme: w.SignatureScheme}
 		if secrets.Token != "" {
 			d.Shown.URL = d.HookBase + "/hooks/" + secrets.Token
 		}

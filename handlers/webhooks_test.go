@@ -56,10 +56,12 @@ func postJSON(t *testing.T, a *testutil.App, path string, body string, header ht
 	return callHook(t, a, http.MethodPost, path, "application/json", []byte(body), header)
 }
 
-// hookOf creates a webhook through the model (the page is tested apart).
+// hookOf creates a webhook through the model (the page is tested apart),
+// signed (when signed) with the legacy body-only X-Codex32-Signature that
+// these tests send; webhooks_standard_test.go covers Standard Webhooks.
 func hookOf(t *testing.T, a *testutil.App, b *models.Bot, signed bool, syncSeconds int) (*models.Webhook, *models.WebhookSecrets) {
 	t.Helper()
-	w := &models.Webhook{BotID: b.ID, SyncTimeoutSeconds: syncSeconds}
+	w := &models.Webhook{BotID: b.ID, SyncTimeoutSeconds: syncSeconds, SignatureScheme: models.SchemeLegacy}
 	sec, err := models.CreateWebhook(bg, a.DB.Bun, a.Secrets, models.SystemActor("test"), w, signed)
 	require.NoError(t, err)
 	return w, sec
@@ -87,7 +89,7 @@ func TestWebhookManagementFromTheTriggersTab(t *testing.T) {
 	require.Contains(t, d.Find(`[data-testid="tab-triggers"]`).AttrOr("class", ""), "border-brand-600", "the tab is current")
 
 	// Creating shows the URL and the signing secret, once.
-	r := c.Post("/bots/"+b.ID.String()+"/webhooks", url.Values{"description": {"GitHub push"}, "sync_timeout_seconds": {"0"}, "signed": {"1"}})
+	r := c.Post("/bots/"+b.ID.String()+"/webhooks", url.Values{"description": {"GitHub push"}, "sync_timeout_seconds": {"0"}, "signed": {"1"}, "signature_scheme": {"legacy"}})
 	require.Equal(t, http.StatusCreated, r.StatusCode, r.Body)
 	d = r.Doc(t)
 	hookURL := d.Find(`[data-testid="shown-url"]`).AttrOr("value", "")

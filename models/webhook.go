@@ -20,8 +20,8 @@ import (
 // Webhook is an inbound URL, /hooks/<token>, that runs its bot with the
 // request body as input. Only the SHA-256 of the token is stored; the URL
 // is shown once, when it is created or rotated. The optional signing
-// secret is encrypted with the SecretBox and, when set, every call must
-// carry X-Codex32-Signature: sha256=<hex HMAC-SHA256 of the body>.
+// secret is encrypted with the SecretBox and, when set, every call must be
+// signed by the webhook's SignatureScheme (see webhook_standard.go).
 type Webhook struct {
 	bun.BaseModel `bun:"table:bot_webhooks,alias:wh"`
 
