@@ -92,7 +92,15 @@ func OpenDB(t testing.TB, spec DBSpec) *models.DB {
 // NewDB returns a fresh, fully migrated database for t.
 func NewDB(t testing.TB) *models.DB {
 	t.Helper()
-	db := OpenDB(t, NewDBSpec(t))
+	return newMigratedDB(t, NewDBSpec(t))
+}
+
+func testDatabaseURL() string { return os.Getenv("TEST_DATABASE_URL") }
+
+// newMigratedDB opens spec and migrates it up.
+func newMigratedDB(t testing.TB, spec DBSpec) *models.DB {
+	t.Helper()
+	db := OpenDB(t, spec)
 	m, err := migrations.New(db, nil)
 	if err != nil {
 		t.Fatalf("testutil: migrator: %v", err)
