@@ -42,6 +42,9 @@ func bindJSON(c *fiber.Ctx, dst any, required bool) error {
 	if !isJSONMediaType(c.Get(fiber.HeaderContentType)) {
 		return web.NewProblem(fiber.StatusUnsupportedMediaType, "", "Send the body as JSON with Content-Type: application/json.")
 	}
+	if err := checkJSONText(body); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {

@@ -134,6 +134,18 @@ func splitTags(s string) []string {
 	return out
 }
 
+// formErrors shows the models' refusals on the form: the config's among
+// the config problems (the form shows no other error for it).
+func formErrors(d *views.BotFormData, fields map[string]string) {
+	for k, v := range fields {
+		if k == "config" {
+			d.Problems = append(d.Problems, views.ConfigProblem{Message: capitalise(v) + "."})
+			continue
+		}
+		d.Errors[k] = capitalise(v) + "."
+	}
+}
+
 // checkConfig validates the config against its kind; problems go to d.
 func checkConfig(d *views.BotFormData) (json.RawMessage, runner.Config) {
 	if !d.Kind.Valid() {
@@ -188,9 +200,7 @@ func (h *handler) createBot(c *fiber.Ctx) error {
 	if len(d.Errors) == 0 && len(d.Problems) == 0 {
 		_, err := models.CreateBot(c.UserContext(), h.DB.Bun, web.Actor(c), b, config, "Created")
 		if fields, ok := validationFields(err); ok {
-			for k, v := range fields {
-				d.Errors[k] = capitalise(v) + "."
-			}
+			formErrors(&d, fields)
 		} else if err != nil {
 			return err
 		} else {
@@ -391,12 +401,11 @@ func (h *handler) updateBot(c *fiber.Ctx) error {
 		return web.Render(c, fiber.StatusConflict, views.BotForm(h.page(c, "Edit "+b.Name, "bots"), d))
 	}
 	if fields, ok := validationFields(err); ok {
-		for k, v := range fields {
-			if k == "archived" {
-				k = ""
-			}
-			d.Errors[k] = capitalise(v) + "."
+		if m, ok := fields["archived"]; ok {
+			delete(fields, "archived")
+			fields[""] = m
 		}
+		formErrors(&d, fields)
 		return web.Render(c, fiber.StatusUnprocessableEntity, views.BotForm(h.page(c, "Edit "+b.Name, "bots"), d))
 	}
 	if err != nil {

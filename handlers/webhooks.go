@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"mime"
 	"strconv"
 	"strings"
@@ -27,30 +28,22 @@ const maxWebhookBody = 1 << 20
 // SignatureHeader carries a signed webhook call's HMAC.
 const SignatureHeader = "X-Codex32-Signature"
 
-// hookError answers a webhook call: always JSON, whatever the Accept header.
-func hookError(c *fiber.Ctx, status int, msg string) error {
-	return c.Status(status).JSON(fiber.Map{"error": msg, "status": status})
+// hookError answers a webhook call with a problem (application/problem+json,
+// like the API's, whatever the Accept header): the error handler writes it.
+func hookError(status int, msg string) error {
+	return web.NewProblem(status, "", msg)
 }
 
 // hookNotFound is the answer for an unknown, malformed or disabled token
 // alike, so a caller learns nothing about which.
-func hookNotFound(c *fiber.Ctx) error {
-	return hookError(c, fiber.StatusNotFound, "No webhook at this address.")
+func hookNotFound() error {
+	return hookError(fiber.StatusNotFound, "No webhook at this address.")
 }
 
 // redactHookPath rewrites the request's path to hide the token — a
 // credential — from what reads it after the handler: the access log and
 // the error log record at most the prefix lists show.
-func redactHookPath(c *fiber.Ctx) {
-	rest, ok := strings.CutPrefix(c.Path(), "/hooks/")
-	if !ok || rest == "" {
-		return
-	}
-	if len(rest) > models.WebhookTokenDisplayLen {
-		rest = rest[:models.WebhookTokenDisplayLen] + "..."
-	}
-	c.Path("/hooks/" + rest)
-}
+func redactHookPath(c *fiber.Ctx) { c.Path(web.RedactHookPath(c.Path())) }
 
 // hookOther answers every other request under /hooks/ (wrong method or
 // path) without touching sessions: 405 for a token path, 404 otherwise.
@@ -62,39 +55,47 @@ func (h *handler) hookOther(c *fiber.Ctx) error {
 	rest := strings.TrimPrefix(c.Path(), "/hooks/")
 	if rest != "" && rest != c.Path() && !strings.Contains(rest, "/") {
 		c.Set(fiber.HeaderAllow, fiber.MethodPost)
-		return hookError(c, fiber.StatusMethodNotAllowed, "Webhooks accept POST only.")
+		return hookError(fiber.StatusMethodNotAllowed, "Webhooks accept POST only.")
 	}
-	return hookNotFound(c)
+	return hookNotFound()
 }
 
 // webhookInput turns a call's body into the execution's input: JSON as
 // is; any other text wrapped as {"body": …, "content_type": …}. A body
-// declared JSON must be JSON (400); one that is not text is refused (415).
-func webhookInput(contentType string, body []byte) (json.RawMessage, int, string) {
+// declared JSON must be JSON, in UTF-8 (400), without \u0000 (422); one
+// that is not text is refused (415).
+func webhookInput(contentType string, body []byte) (json.RawMessage, error) {
 	mt, _, err := mime.ParseMediaType(contentType)
 	if contentType == "" || err != nil {
 		mt = ""
 	}
 	declaredJSON := mt == "application/json" || strings.HasSuffix(mt, "+json")
 	trimmed := bytes.TrimSpace(body)
+	notText := hookError(fiber.StatusUnsupportedMediaType, "Send JSON (Content-Type: application/json) or UTF-8 text.")
 	switch {
 	case len(trimmed) == 0 && (declaredJSON || mt == ""):
-		return json.RawMessage("{}"), 0, ""
+		return json.RawMessage("{}"), nil
 	case declaredJSON:
-		if !json.Valid(trimmed) {
-			return nil, fiber.StatusBadRequest, "The body is declared JSON (" + mt + ") but is not valid JSON."
+		if err := checkJSONText(trimmed); err != nil {
+			return nil, err
 		}
-		return json.RawMessage(bytes.Clone(trimmed)), 0, ""
-	case mt == "" && json.Valid(trimmed):
-		return json.RawMessage(bytes.Clone(trimmed)), 0, ""
+		if !json.Valid(trimmed) {
+			return nil, hookError(fiber.StatusBadRequest, "The body is declared JSON ("+mt+") but is not valid JSON.")
+		}
+		return json.RawMessage(bytes.Clone(trimmed)), nil
 	case !utf8.Valid(body):
-		return nil, fiber.StatusUnsupportedMediaType, "Send JSON (Content-Type: application/json) or UTF-8 text."
+		return nil, notText
+	case mt == "" && json.Valid(trimmed):
+		if err := checkJSONText(trimmed); err != nil {
+			return nil, err
+		}
+		return json.RawMessage(bytes.Clone(trimmed)), nil
 	}
 	wrapped, err := json.Marshal(map[string]string{"body": string(body), "content_type": mt})
 	if err != nil {
-		return nil, fiber.StatusUnsupportedMediaType, "Send JSON (Content-Type: application/json) or UTF-8 text."
+		return nil, notText
 	}
-	return wrapped, 0, ""
+	return wrapped, nil
 }
 
 // hookBase is scheme://host of this site: the configured public base URL,
@@ -122,44 +123,44 @@ func (h *handler) receiveWebhook(c *fiber.Ctx) error {
 	// The raw body, as signed: c.Body() would inflate a compressed one.
 	body := c.Request().Body()
 	if len(body) > maxWebhookBody {
-		return hookError(c, fiber.StatusRequestEntityTooLarge, "The body is larger than 1 MiB.")
+		return hookError(fiber.StatusRequestEntityTooLarge, "The body is larger than 1 MiB.")
 	}
 	if enc := strings.TrimSpace(c.Get(fiber.HeaderContentEncoding)); enc != "" && !strings.EqualFold(enc, "identity") {
-		return hookError(c, fiber.StatusUnsupportedMediaType, "Compressed bodies are not accepted: send the body uncompressed.")
+		return hookError(fiber.StatusUnsupportedMediaType, "Compressed bodies are not accepted: send the body uncompressed.")
 	}
 	token := c.Params("token")
 	if !models.WellFormedWebhookToken(token) {
-		return hookNotFound(c)
+		return hookNotFound()
 	}
 	w, err := models.WebhookByToken(ctx, h.DB.Bun, token)
 	if errors.Is(err, models.ErrNotFound) {
-		return hookNotFound(c)
+		return hookNotFound()
 	} else if err != nil {
-		return h.hookFailed(c, err)
+		return hookFailed(err)
 	}
 	if !w.Enabled {
-		return hookNotFound(c)
+		return hookNotFound()
 	}
 	actor := models.Actor{Label: "webhook " + w.ID.String(), IP: web.RequestIP(c), UserAgent: c.Get(fiber.HeaderUserAgent)}
 	call := models.WebhookCall{Legacy: c.Get(SignatureHeader), Body: body, Standard: models.StandardHeaders{
 		ID: c.Get("webhook-id"), Timestamp: c.Get("webhook-timestamp"), Signature: c.Get("webhook-signature")}}
 	why, err := w.VerifySignature(h.Secrets, call, h.Now())
 	if err != nil {
-		return h.hookFailed(c, err)
+		return hookFailed(err)
 	}
 	if why != "" {
 		return h.refuseHook(c, actor, w, fiber.StatusUnauthorized, why)
 	}
-	input, status, msg := webhookInput(c.Get(fiber.HeaderContentType), body)
-	if status != 0 {
-		return hookError(c, status, msg)
+	input, err := webhookInput(c.Get(fiber.HeaderContentType), body)
+	if err != nil {
+		return err
 	}
 	if len(input) > runner.MaxInputBytes {
-		return hookError(c, fiber.StatusRequestEntityTooLarge, "The body, wrapped as input, is larger than 1 MiB.")
+		return hookError(fiber.StatusRequestEntityTooLarge, "The body, wrapped as input, is larger than 1 MiB.")
 	}
 	eng, err := h.engine()
 	if err != nil {
-		return hookError(c, fiber.StatusServiceUnavailable, "The execution engine is not configured in this process.")
+		return hookError(fiber.StatusServiceUnavailable, "The execution engine is not configured in this process.")
 	}
 	req := runner.RunRequest{BotID: w.BotID, Input: input, Trigger: models.TriggerWebhook}
 	if w.Signed() && w.SignatureScheme == models.SchemeStandard {
@@ -175,12 +176,12 @@ func (h *handler) receiveWebhook(c *fiber.Ctx) error {
 	case errors.Is(err, models.ErrWebhookReplay):
 		return h.refuseHook(c, actor, w, fiber.StatusConflict, "this webhook-id was already received (a replay runs nothing)")
 	case errors.As(err, &se):
-		return hookError(c, fiber.StatusConflict, se.Message)
+		return hookError(fiber.StatusConflict, se.Message)
 	case err != nil:
 		if fields, ok := validationFields(err); ok {
-			return hookError(c, fiber.StatusUnprocessableEntity, inputProblem(fields))
+			return hookError(fiber.StatusUnprocessableEntity, inputProblem(fields))
 		}
-		return h.hookFailed(c, err)
+		return hookFailed(err)
 	}
 	if err := models.TouchWebhook(ctx, h.DB.Bun, w, h.Now()); err != nil {
 		h.Log.Warn("webhook: record call", "webhook", w.ID, "err", err)
@@ -191,7 +192,7 @@ func (h *handler) receiveWebhook(c *fiber.Ctx) error {
 	if w.SyncTimeoutSeconds > 0 {
 		done, err := h.awaitWebhookExecution(ctx, ex.ID, time.Duration(w.SyncTimeoutSeconds)*time.Second)
 		if err != nil {
-			return h.hookFailed(c, err)
+			return hookFailed(err)
 		}
 		if done != nil {
 			out := fiber.Map{"execution_id": done.ID, "status": done.Status, "output": done.Output, "status_url": statusURL}
@@ -223,14 +224,13 @@ func (h *handler) refuseHook(c *fiber.Ctx, actor models.Actor, w *models.Webhook
 	if status == fiber.StatusConflict {
 		how = "Send each call with a new webhook-id."
 	}
-	return hookError(c, status, "Refused: "+why+". "+how)
+	return hookError(status, "Refused: "+why+". "+how)
 }
 
-// hookFailed logs an unexpected error and answers 500 in JSON.
-func (h *handler) hookFailed(c *fiber.Ctx, err error) error {
-	h.Log.Error("webhook call failed", "path_prefix", "/hooks/", "err", err)
-	return hookError(c, fiber.StatusInternalServerError, "Internal Server Error")
-}
+// hookFailed hands an unexpected error to the error handler, which logs it
+// (the path redacted by then) and answers 500, or 503 while the database
+// cannot be reached.
+func hookFailed(err error) error { return fmt.Errorf("webhook call: %w", err) }
 
 // awaitWebhookExecution waits like the API's ?wait (awaitExecution) and
 // loads the finished execution; nil (and no error) when it has not

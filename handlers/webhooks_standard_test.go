@@ -45,12 +45,12 @@ func TestStandardWebhookCallsCannotBeReplayed(t *testing.T) {
 
 	replay := postJSON(t, a, path, body, call)
 	require.Equal(t, http.StatusConflict, replay.status, replay.raw)
-	require.Contains(t, replay.body["error"], "already received")
+	require.Contains(t, replay.body["detail"], "already received")
 	require.Equal(t, 1, executions(), "the replay ran nothing")
 
 	old := postJSON(t, a, path, body, standardHeaders(secret, "msg_2aa2", a.Clock.Now().Add(-6*time.Minute), body))
 	require.Equal(t, http.StatusUnauthorized, old.status, old.raw)
-	require.Contains(t, old.body["error"], "webhook-timestamp is more than 5m0s from now")
+	require.Contains(t, old.body["detail"], "webhook-timestamp is more than 5m0s from now")
 
 	tampered := standardHeaders(secret, "msg_2aa3", a.Clock.Now(), body)
 	require.Equal(t, http.StatusUnauthorized, postJSON(t, a, path, `{"event":"delete"}`, tampered).status, "the body is signed")

@@ -45,7 +45,12 @@ func callHook(t *testing.T, a *testutil.App, method, path, contentType string, b
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	out := hookCall{status: resp.StatusCode, raw: string(raw), header: resp.Header}
-	require.Contains(t, resp.Header.Get("Content-Type"), "application/json", "%s %s: %s", method, path, raw)
+	// Answers are JSON; refusals are problems, like the API's.
+	want := "application/json"
+	if resp.StatusCode >= 400 {
+		want = "application/problem+json"
+	}
+	require.Contains(t, resp.Header.Get("Content-Type"), want, "%s %s: %s", method, path, raw)
 	require.NoError(t, json.Unmarshal(raw, &out.body), string(raw))
 	require.Empty(t, resp.Header.Values("Set-Cookie"), "a webhook call gets no session")
 	return out
@@ -236,10 +241,10 @@ func TestWebhookCallRefusals(t *testing.T) {
 	t.Run("signatures: missing and bad are 401, counted, audited once a minute", func(t *testing.T) {
 		missing := postJSON(t, a, path, body, nil)
 		require.Equal(t, http.StatusUnauthorized, missing.status, missing.raw)
-		require.Contains(t, missing.body["error"], "missing signature")
+		require.Contains(t, missing.body["detail"], "missing signature")
 		bad := postJSON(t, a, path, body, http.Header{"X-Codex32-Signature": {models.SignWebhookBody("whsec_guess", []byte(body))}})
 		require.Equal(t, http.StatusUnauthorized, bad.status)
-		require.Contains(t, bad.body["error"], "bad signature")
+		require.Contains(t, bad.body["detail"], "bad signature")
 		// A signature of another body does not fit this one.
 		replay := postJSON(t, a, path, `{"a":2}`, good)
 		require.Equal(t, http.StatusUnauthorized, replay.status)
@@ -270,7 +275,7 @@ func TestWebhookCallRefusals(t *testing.T) {
 		broken := `{"a":`
 		r = postJSON(t, a, path, broken, http.Header{"X-Codex32-Signature": {models.SignWebhookBody(sec.SigningSecret, []byte(broken))}})
 		require.Equal(t, http.StatusBadRequest, r.status)
-		require.Contains(t, r.body["error"], "not valid JSON")
+		require.Contains(t, r.body["detail"], "not valid JSON")
 
 		binary := []byte{0xff, 0xfe, 0x00}
 		r = callHook(t, a, http.MethodPost, path, "application/octet-stream", binary, http.Header{"X-Codex32-Signature": {models.SignWebhookBody(sec.SigningSecret, binary)}})
@@ -310,7 +315,7 @@ func TestWebhookCallRefusals(t *testing.T) {
 		})
 		r := postJSON(t, a, path, body, good)
 		require.Equal(t, http.StatusConflict, r.status)
-		require.Contains(t, r.body["error"], "maintenance")
+		require.Contains(t, r.body["detail"], "maintenance")
 	})
 }
 

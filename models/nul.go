@@ -14,6 +14,10 @@ import (
 
 const nulReplacement = "\uFFFD"
 
+// msgJSONNUL refuses JSON to be stored with a \u0000 (configs, schedule
+// inputs), from whichever door it came in.
+const msgJSONNUL = `has a NUL character (\u0000) in a string, which cannot be stored`
+
 // TextWithoutNUL replaces each NUL in s with U+FFFD.
 func TextWithoutNUL(s string) string {
 	if !strings.ContainsRune(s, 0) {

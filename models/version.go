@@ -68,6 +68,9 @@ func newBotVersion(botID uuid.UUID, number int, kind BotKind, author *uuid.UUID,
 	if len(canon) == 0 || canon[0] != '{' {
 		return nil, &ValidationError{Fields: map[string]string{"config": "must be a JSON object"}}
 	}
+	if HasNULEscape(canon) {
+		return nil, &ValidationError{Fields: map[string]string{"config": msgJSONNUL}}
+	}
 	sum := sha256.Sum256(canon)
 	return &BotVersion{
 		ID: NewID(), BotID: botID, Number: number, Kind: kind, Config: canon, ContentHash: hex.EncodeToString(sum[:]),

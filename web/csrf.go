@@ -44,7 +44,8 @@ func ExistingCSRFToken(c *fiber.Ctx) string {
 var ErrCSRF = fiber.NewError(fiber.StatusForbidden, "The form has expired or did not come from this site. Reload the page and try again.")
 
 // CSRF refuses POST, PUT, PATCH and DELETE requests whose token (form field
-// or header) does not match the session's. GET never changes anything.
+// of the body, or header; never the query string) does not match the
+// session's. GET never changes anything.
 func CSRF() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		switch c.Method() {
@@ -58,7 +59,7 @@ func CSRF() fiber.Handler {
 		}
 		got := c.Get(CSRFHeader)
 		if got == "" {
-			got = c.FormValue(CSRFFormField)
+			got = formBodyValue(c, CSRFFormField)
 		}
 		if want == "" && CurrentUser(c) == nil && IsHTMX(c) {
 			// The session expired under an open page: send the browser to
@@ -71,4 +72,19 @@ func CSRF() fiber.Handler {
 		}
 		return c.Next()
 	}
+}
+
+// formBodyValue reads a field of the request body (urlencoded or
+// multipart) — never of the query string, as c.FormValue would: a token in
+// a URL leaks through logs, history and Referer.
+func formBodyValue(c *fiber.Ctx, name string) string {
+	if v := c.Request().PostArgs().Peek(name); len(v) > 0 {
+		return string(v)
+	}
+	if mf, err := c.MultipartForm(); err == nil {
+		if vs := mf.Value[name]; len(vs) > 0 {
+			return vs[0]
+		}
+	}
+	return ""
 }

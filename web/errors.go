@@ -36,20 +36,35 @@ func classify(err error) (int, string) {
 		// A bot that may not run, an execution that already finished: the
 		// message is written for the user.
 		return http.StatusConflict, se.Message
+	case models.DatabaseUnreachable(err):
+		return http.StatusServiceUnavailable, msgUnreachable
 	default:
 		return http.StatusInternalServerError, "Internal Server Error"
 	}
 }
 
+// msgUnreachable is the answer while the database cannot be reached.
+const msgUnreachable = "The database cannot be reached right now. Please try again in a few seconds."
+
+// RetryUnreachableSeconds is the Retry-After of a 503 for an unreachable
+// database: long enough for a restart or failover, short enough that
+// clients come back soon after.
+const RetryUnreachableSeconds = "5"
+
 func errorHandler(opts Options) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		status, msg := classify(err)
 		rid := requestID(c)
+		path := requestPath(c)
 		if status >= 500 {
-			opts.Logger.Error("request failed", "path", c.Path(), "status", status, "err", err, "request_id", rid)
+			opts.Logger.Error("request failed", "path", RedactHookPath(path), "status", status, "err", err, "request_id", rid)
 		}
-		if isAPIPath(c.Path()) {
-			// The JSON API answers every error with an RFC 9457 problem.
+		if status == http.StatusServiceUnavailable && models.DatabaseUnreachable(err) {
+			c.Set(fiber.HeaderRetryAfter, RetryUnreachableSeconds)
+		}
+		if isMachinePath(path) {
+			// The JSON API and the webhooks answer every error with an
+			// RFC 9457 problem.
 			return writeProblem(c, err)
 		}
 		if ra := c.Response().Header.Peek(fiber.HeaderRetryAfter); status == http.StatusTooManyRequests && len(ra) == 0 {
@@ -69,6 +84,10 @@ func errorHandler(opts Options) fiber.ErrorHandler {
 			}
 		case http.StatusInternalServerError:
 			data.Heading, data.Message = "Something went wrong", "The error has been logged. Please try again; if it keeps happening, give your administrator the request ID below."
+		case http.StatusServiceUnavailable:
+			if models.DatabaseUnreachable(err) {
+				data.Heading = "Temporarily unavailable"
+			}
 		}
 		if IsHTMX(c) {
 			// Show the problem where the user is looking, not inside the

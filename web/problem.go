@@ -31,18 +31,19 @@ const (
 
 // problemSlugs names the type of a problem that only has a status.
 var problemSlugs = map[int]string{
-	http.StatusBadRequest:            "bad-request",
-	http.StatusUnauthorized:          "unauthorized",
-	http.StatusForbidden:             "forbidden",
-	http.StatusNotFound:              "not-found",
-	http.StatusMethodNotAllowed:      "method-not-allowed",
-	http.StatusConflict:              "conflict",
-	http.StatusRequestEntityTooLarge: "payload-too-large",
-	http.StatusUnsupportedMediaType:  "unsupported-media-type",
-	http.StatusUnprocessableEntity:   ProblemValidation,
-	http.StatusTooManyRequests:       "rate-limited",
-	http.StatusInternalServerError:   "internal",
-	http.StatusServiceUnavailable:    "unavailable",
+	http.StatusBadRequest:                  "bad-request",
+	http.StatusUnauthorized:                "unauthorized",
+	http.StatusForbidden:                   "forbidden",
+	http.StatusNotFound:                    "not-found",
+	http.StatusMethodNotAllowed:            "method-not-allowed",
+	http.StatusConflict:                    "conflict",
+	http.StatusRequestEntityTooLarge:       "payload-too-large",
+	http.StatusUnsupportedMediaType:        "unsupported-media-type",
+	http.StatusUnprocessableEntity:         ProblemValidation,
+	http.StatusTooManyRequests:             "rate-limited",
+	http.StatusRequestHeaderFieldsTooLarge: "headers-too-large",
+	http.StatusInternalServerError:         "internal",
+	http.StatusServiceUnavailable:          "unavailable",
 }
 
 // ProblemType is the type URI for a slug.
@@ -155,8 +156,14 @@ func writeProblem(c *fiber.Ctx, err error) error {
 	if p.Title == "" {
 		p.Title = "Error " + strconv.Itoa(p.Status)
 	}
-	p.Instance = c.Path()
-	p.RequestID = requestID(c)
+	path := requestPath(c)
+	if isAPIPath(path) {
+		p.Instance = path
+		p.RequestID = requestID(c)
+	}
+	// A webhook's answer names neither: its path holds the credential, and
+	// answers that must not differ (an unknown token, a disabled one) are
+	// the same bytes (the X-Request-Id header still has the id).
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
 		switch {
@@ -172,7 +179,8 @@ func writeProblem(c *fiber.Ctx, err error) error {
 	h := &c.Response().Header
 	switch p.Status {
 	case http.StatusUnauthorized:
-		if len(h.Peek(fiber.HeaderWWWAuthenticate)) == 0 {
+		// (A webhook's 401 is a refused signature, not a missing key.)
+		if isAPIPath(path) && len(h.Peek(fiber.HeaderWWWAuthenticate)) == 0 {
 			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="codex32"`)
 		}
 	case http.StatusTooManyRequests:
@@ -191,3 +199,21 @@ func writeProblem(c *fiber.Ctx, err error) error {
 // isAPIPath reports whether a path is part of the JSON API (problem
 // responses, API keys, no sessions).
 func isAPIPath(path string) bool { return strings.HasPrefix(path, "/api/") }
+
+// isMachinePath reports whether a path is answered to programs — the API
+// and the inbound webhooks — whose errors are problems, never pages.
+func isMachinePath(path string) bool {
+	return isAPIPath(path) || path == "/hooks" || strings.HasPrefix(path, "/hooks/")
+}
+
+// RedactHookPath hides most of a webhook token — a credential — in a path
+// that is logged or echoed: /hooks/ and the token's first
+// models.WebhookTokenDisplayLen characters. Other paths are returned as
+// they are; a redacted path stays the same.
+func RedactHookPath(path string) string {
+	rest, ok := strings.CutPrefix(path, "/hooks/")
+	if !ok || len(rest) <= models.WebhookTokenDisplayLen {
+		return path
+	}
+	return "/hooks/" + rest[:models.WebhookTokenDisplayLen] + "..."
+}

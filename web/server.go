@@ -23,8 +23,9 @@ type Options struct {
 	ClientIP func(*fiber.Ctx) string
 }
 
-// New returns a Fiber app with, in order: request id, access log, panic
-// recovery, client address, security headers, and /static. Handlers add
+// New returns a Fiber app with, in order: request id, client address,
+// access log, panic recovery, security headers, the NUL refusal, and
+// /static. Handlers add
 // sessions and their routes.
 func New(opts Options) *fiber.App {
 	if opts.Logger == nil {
@@ -42,16 +43,18 @@ func New(opts Options) *fiber.App {
 		IdleTimeout:           120 * time.Second,
 		BodyLimit:             4 << 20,
 	})
+	rememberRefusedPaths(app)
 	app.Use(requestid.New())
 	app.Use(StoreClientIP(opts.ClientIP))
 	app.Use(accessLog(opts.Logger))
 	app.Use(recover.New(recover.Config{
 		EnableStackTrace: true,
 		StackTraceHandler: func(c *fiber.Ctx, e any) {
-			opts.Logger.Error("panic in handler", "panic", e, "path", c.Path(), "request_id", requestID(c))
+			opts.Logger.Error("panic in handler", "panic", e, "path", RedactHookPath(c.Path()), "request_id", requestID(c))
 		},
 	}))
 	app.Use(SecurityHeaders(opts.Secure))
+	app.Use(RefuseNUL())
 	app.Get("/static/*", serveStatic)
 	return app
 }
@@ -73,7 +76,7 @@ func accessLog(log *slog.Logger) fiber.Handler {
 			status, _ = classify(err)
 		}
 		level := slog.LevelInfo
-		path := c.Path()
+		path := RedactHookPath(c.Path())
 		if path == "/healthz" || path == "/readyz" || strings.HasPrefix(path, "/static/") {
 			level = slog.LevelDebug
 		}

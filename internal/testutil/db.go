@@ -96,7 +96,15 @@ func OpenDB(t testing.TB, spec DBSpec) *models.DB {
 // no faster there (CREATE DATABASE … TEMPLATE ≈ 0.2 s, migrating ≈ 0.16 s).
 func NewDB(t testing.TB) *models.DB {
 	t.Helper()
-	spec := NewDBSpec(t)
+	return newMigratedDB(t, NewDBSpec(t))
+}
+
+func testDatabaseURL() string { return os.Getenv("TEST_DATABASE_URL") }
+
+// newMigratedDB opens spec, migrated up: a copy of the process's template
+// on SQLite, migrated in place on Postgres.
+func newMigratedDB(t testing.TB, spec DBSpec) *models.DB {
+	t.Helper()
 	if spec.Driver == "sqlite" {
 		tmpl, err := sqliteTemplate()
 		if err != nil {

@@ -44,6 +44,7 @@ type appOptions struct {
 	ratePeriod    time.Duration
 	apiCache      time.Duration
 	baseURL       string
+	dbProxy       *TCPProxy
 }
 
 // WithBaseURL sets the public base URL (CODEX32_BASE_URL → Deps.BaseURL);
@@ -93,7 +94,11 @@ func NewApp(t testing.TB, opts ...AppOption) *App {
 	for _, f := range opts {
 		f(&o)
 	}
-	db := NewDB(t)
+	spec := NewDBSpec(t)
+	if o.dbProxy != nil {
+		spec = o.dbProxy.via(t, spec)
+	}
+	db := newMigratedDB(t, spec)
 	m, err := migrations.New(db, nil)
 	if err != nil {
 		t.Fatalf("testutil: migrator: %v", err)
