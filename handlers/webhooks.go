@@ -83,9 +83,9 @@ func webhookInput(contentType string, body []byte) (json.RawMessage, int, string
 		if !json.Valid(trimmed) {
 			return nil, fiber.StatusBadRequest, "The body is declared JSON (" + mt + ") but is not valid JSON."
 		}
-		return json.RawMessage(bytes.Clone(trimmed)), 0, ""
+		return jsonBodyInput(trimmed)
 	case mt == "" && json.Valid(trimmed):
-		return json.RawMessage(bytes.Clone(trimmed)), 0, ""
+		return jsonBodyInput(trimmed)
 	case !utf8.Valid(body):
 		return nil, fiber.StatusUnsupportedMediaType, "Send JSON (Content-Type: application/json) or UTF-8 text."
 	}
@@ -94,6 +94,15 @@ func webhookInput(contentType string, body []byte) (json.RawMessage, int, string
 		return nil, fiber.StatusUnsupportedMediaType, "Send JSON (Content-Type: application/json) or UTF-8 text."
 	}
 	return wrapped, 0, ""
+}
+
+// jsonBodyInput is a JSON body as the input, refused (400, like JSON that
+// does not parse) when it nests deeper than the engine stores.
+func jsonBodyInput(body []byte) (json.RawMessage, int, string) {
+	if why := models.JSONTooDeep(body); why != "" {
+		return nil, fiber.StatusBadRequest, "The body " + why + "; send JSON that nests less deeply."
+	}
+	return json.RawMessage(bytes.Clone(body)), 0, ""
 }
 
 // hookBase is scheme://host of this site: the configured public base URL,

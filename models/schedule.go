@@ -69,6 +69,8 @@ func (s *Schedule) Validate() (*Cron, error) {
 		errs["input"] = fmt.Sprintf("must be at most %d KiB", MaxScheduleInputBytes>>10)
 	case err != nil:
 		errs["input"] = "is not valid JSON: " + strings.TrimPrefix(err.Error(), "invalid JSON: ")
+	case JSONTooDeep(canon) != "":
+		errs["input"] = JSONTooDeep(canon)
 	default:
 		s.Input = canon
 	}
