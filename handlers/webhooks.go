@@ -82,20 +82,29 @@ func webhookInput(contentType string, body []byte) (json.RawMessage, error) {
 		if !json.Valid(trimmed) {
 			return nil, hookError(fiber.StatusBadRequest, "The body is declared JSON ("+mt+") but is not valid JSON.")
 		}
-		return json.RawMessage(bytes.Clone(trimmed)), nil
+		return jsonBodyInput(trimmed)
 	case !utf8.Valid(body):
 		return nil, notText
 	case mt == "" && json.Valid(trimmed):
 		if err := checkJSONText(trimmed); err != nil {
 			return nil, err
 		}
-		return json.RawMessage(bytes.Clone(trimmed)), nil
+		return jsonBodyInput(trimmed)
 	}
 	wrapped, err := json.Marshal(map[string]string{"body": string(body), "content_type": mt})
 	if err != nil {
 		return nil, notText
 	}
 	return wrapped, nil
+}
+
+// jsonBodyInput is a JSON body as the input, refused (400, like JSON that
+// does not parse) when it nests deeper than the engine stores.
+func jsonBodyInput(body []byte) (json.RawMessage, error) {
+	if why := models.JSONTooDeep(body); why != "" {
+		return nil, hookError(fiber.StatusBadRequest, "The body "+why+"; send JSON that nests less deeply.")
+	}
+	return json.RawMessage(bytes.Clone(body)), nil
 }
 
 // hookBase is scheme://host of this site: the configured public base URL,

@@ -71,6 +71,8 @@ func (s *Schedule) Validate() (*Cron, error) {
 		errs["input"] = "is not valid JSON: " + strings.TrimPrefix(err.Error(), "invalid JSON: ")
 	case HasNULEscape(canon):
 		errs["input"] = msgJSONNUL
+	case JSONTooDeep(canon) != "":
+		errs["input"] = JSONTooDeep(canon)
 	default:
 		s.Input = canon
 	}

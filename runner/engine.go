@@ -70,8 +70,14 @@ type Engine struct {
 	configs sync.Map // version id → Config (versions are immutable)
 
 	requests *batch.Batcher[requestItem, requestResult]
+	peeks    *batch.Batcher[models.Claim, waiting]
 	claims   *batch.Batcher[models.Claim, *models.Execution]
 	finishes *batch.Batcher[models.Finish, error]
+
+	// draining ends when Stop begins: attempts still waiting for a sandbox
+	// slot give their job back rather than start.
+	draining  context.Context
+	stopDrain context.CancelFunc
 
 	running   sync.Map // execution id → context.CancelCauseFunc
 	upkeepCtx context.Context
@@ -101,6 +107,9 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		host, _ := os.Hostname()
 		cfg.WorkerID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
 	}
+	if len(cfg.WorkerID) > maxWorkerIDLen {
+		return nil, fmt.Errorf("runner: worker id %q is longer than %d characters", cfg.WorkerID, maxWorkerIDLen)
+	}
 	if cfg.Workers > 0 && cfg.Scripts == nil && cfg.Run == nil {
 		return nil, errors.New("runner: an engine with workers needs a script pool")
 	}
@@ -108,6 +117,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	// only has to stay out of the way of the longest one.
 	cfg.Outbound.Timeout = max(cfg.Outbound.Timeout, MaxHTTPTimeout+5*time.Second)
 	e := &Engine{cfg: cfg, db: cfg.DB.Bun, log: cfg.Log, client: NewOutboundClient(cfg.Outbound)}
+	e.draining, e.stopDrain = context.WithCancel(context.Background())
 	q, err := newQueue(cfg.DB, cfg.Workers, e, cfg.Log, e.maxRunTime())
 	if err != nil {
 		return nil, err
@@ -116,6 +126,10 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	e.initBatchers()
 	return e, nil
 }
+
+// maxWorkerIDLen is River's limit on a client id, which the worker id is
+// (so a job row names the worker that fetched it).
+const maxWorkerIDLen = 100
 
 // WorkerID is this process's name in the workers table.
 func (e *Engine) WorkerID() string { return e.cfg.WorkerID }

@@ -62,11 +62,17 @@ func newQueue(db *models.DB, workers int, e *Engine, log *slog.Logger, maxRun ti
 		ws := river.NewWorkers()
 		river.AddWorker(ws, &executeWorker{e: e, timeout: jobTimeout})
 		cfg.Workers = ws
+		// Jobs record the client that fetched them (attempted_by): naming
+		// it after the worker lets a live worker tell which queued
+		// executions a dead one was holding (models.StrandedExecutions).
+		cfg.ID = e.cfg.WorkerID
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: workers}}
 		addScheduleTick(cfg, ws, e)
 		cfg.JobTimeout = jobTimeout
 		// An attempt's timeout is always shorter than the rescue window,
-		// so River never rescues a job that is still being worked.
+		// so River never rescues a job that is still being worked. Jobs of
+		// a dead worker are not left to this window: the engine's upkeep
+		// recovers them within LostAfter (recoverStranded, recoverLost).
 		cfg.RescueStuckJobsAfter = jobTimeout + 5*time.Minute
 		cfg.CompletedJobRetentionPeriod = time.Hour
 		cfg.FetchCooldown = 2 * time.Millisecond

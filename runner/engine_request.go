@@ -35,6 +35,9 @@ func checkInput(r *RunRequest) error {
 	if !json.Valid(r.Input) {
 		return &models.ValidationError{Fields: map[string]string{"input": "is not valid JSON"}}
 	}
+	if why := models.JSONTooDeep(r.Input); why != "" {
+		return &models.ValidationError{Fields: map[string]string{"input": why}}
+	}
 	if models.HasNULEscape(r.Input) {
 		return &models.ValidationError{Fields: map[string]string{"input": `has a NUL character (\u0000) in a string, which cannot be stored`}}
 	}

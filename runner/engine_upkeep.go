@@ -31,6 +31,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	beat := e.cfg.LostAfter / 3
 	e.loop("heartbeat", beat, func(ctx context.Context) error { return models.Heartbeat(ctx, e.db, w) })
 	e.loop("recover lost executions", beat, e.recoverLost)
+	e.loop("recover stranded executions", beat, e.recoverStranded)
 	e.loop("cancel requests", 250*time.Millisecond, e.pollCancels)
 	if e.cfg.Retention > 0 {
 		e.loop("retention", 10*time.Minute, e.prune)
@@ -49,6 +50,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	if !e.queue.working || e.stopUp == nil {
 		return nil
 	}
+	e.stopDrain()
 	err := e.queue.stop(ctx)
 	if err != nil {
 		e.log.Warn("grace period over: interrupting running executions")
@@ -117,12 +119,28 @@ func (e *Engine) recoverLost(ctx context.Context) error {
 		}
 		fs = append(fs, f)
 	}
-	if _, err := models.FinishExecutions(ctx, e.db, fs, models.FinishOptions{
-		ErrorAfterFailures: e.cfg.ErrorAfterFailures, Enqueue: e.queue.enqueue,
-	}); err != nil {
+	if _, err := models.FinishExecutions(ctx, e.db, fs, e.finishOptions()); err != nil {
 		return err
 	}
 	e.log.Warn("recovered executions of lost workers", "count", len(fs))
+	return nil
+}
+
+// recoverStranded queues again the attempts a lost worker had fetched but
+// not begun (waiting for a sandbox slot, or for their claim): they are
+// still queued, but their job is River's "running" on the dead process,
+// and River would only rescue it after its stuck-job window. Nothing is
+// spent: the attempt never began.
+func (e *Engine) recoverStranded(ctx context.Context) error {
+	ss, err := models.StrandedExecutions(ctx, e.db, e.cfg.WorkerID, time.Now().Add(-e.cfg.LostAfter), 500)
+	if err != nil || len(ss) == 0 {
+		return err
+	}
+	n, err := models.RequeueStranded(ctx, e.db, ss, e.queue.enqueue)
+	if err != nil {
+		return err
+	}
+	e.log.Warn("queued again executions that lost workers had not begun", "count", n)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/riverqueue/river"
 
 	"github.com/codex32/codex32/internal/batch"
 	"github.com/codex32/codex32/models"
@@ -23,8 +24,27 @@ const (
 	finishLinger = 5 * time.Millisecond
 )
 
+// waiting is what a peek found of an attempt: whether it is still waiting
+// to be claimed, and its bot kind.
+type waiting struct {
+	ok   bool
+	kind models.BotKind
+}
+
 func (e *Engine) initBatchers() {
 	e.requests = batch.New(requestBatch, e.flushRequests)
+	e.peeks = batch.New(claimBatch, func(ctx context.Context, cs []models.Claim) ([]waiting, error) {
+		got, err := models.WaitingExecutions(ctx, e.db, cs)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]waiting, len(cs))
+		for i, c := range cs {
+			kind, ok := got[c.ID]
+			out[i] = waiting{ok: ok, kind: kind}
+		}
+		return out, nil
+	})
 	e.claims = batch.New(claimBatch, func(ctx context.Context, cs []models.Claim) ([]*models.Execution, error) {
 		got, err := models.ClaimExecutions(ctx, e.db, e.cfg.WorkerID, cs)
 		if err != nil {
@@ -39,15 +59,19 @@ func (e *Engine) initBatchers() {
 	// Results wait up to finishLinger for company: one transaction (and
 	// one statistics update per bot) for many attempts under load.
 	e.finishes = batch.NewLingering(finishBatch, finishLinger, func(ctx context.Context, fs []models.Finish) ([]error, error) {
-		return models.FinishExecutions(ctx, e.db, fs, models.FinishOptions{
-			ErrorAfterFailures: e.cfg.ErrorAfterFailures,
-			Enqueue:            e.queue.enqueue,
-		})
+		return models.FinishExecutions(ctx, e.db, fs, e.finishOptions())
 	})
 }
 
 // work runs one attempt: claim it, run the bot kind, record the outcome.
+// A script attempt is claimed (and becomes running) only once it holds a
+// sandbox slot, so one waiting for a slot stays queued.
 func (e *Engine) work(ctx context.Context, args ExecuteArgs) error {
+	hold, ok, err := e.awaitSlot(ctx, args)
+	if err != nil || !ok {
+		return err
+	}
+	defer hold.Release() // unless it ran
 	ex, err := e.claims.Do(ctx, models.Claim{ID: args.ExecutionID, Attempt: args.Attempt})
 	if err != nil {
 		return fmt.Errorf("claim execution %s: %w", args.ExecutionID, err)
@@ -61,14 +85,42 @@ func (e *Engine) work(ctx context.Context, args ExecuteArgs) error {
 	e.running.Store(ex.ID, cancel)
 	defer e.running.Delete(ex.ID)
 
-	res, secrets, runErr := e.runAttempt(runCtx, ex)
+	res, secrets, runErr := e.runAttempt(runCtx, ex, hold)
 	f := e.outcome(ctx, runCtx, ex, res, secrets, runErr)
 	f.Started, f.Ended = started, time.Now()
-	return e.record(f)
+	return e.record(ctx, f)
 }
 
-// runAttempt loads what the attempt needs and runs the bot kind.
-func (e *Engine) runAttempt(ctx context.Context, ex *models.Execution) (*Result, map[string]string, error) {
+// awaitSlot returns whether the attempt is still waiting to run (false:
+// cancelled, finished, or a duplicate job) and, for a script, a held
+// sandbox slot. If the wait ends first (the worker is stopping, River's
+// job timeout) the job is given back to River as it was: the attempt did
+// not begin and is not spent. A worker that dies while waiting leaves the
+// execution queued, and a live one queues it again (recoverStranded).
+func (e *Engine) awaitSlot(ctx context.Context, args ExecuteArgs) (*ScriptHold, bool, error) {
+	if e.cfg.Scripts == nil {
+		return nil, true, nil
+	}
+	w, err := e.peeks.Do(ctx, models.Claim{ID: args.ExecutionID, Attempt: args.Attempt})
+	if err != nil {
+		return nil, false, fmt.Errorf("look up execution %s: %w", args.ExecutionID, err)
+	}
+	if !w.ok || w.kind != models.KindScript {
+		return nil, w.ok, nil
+	}
+	holdCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(e.draining, cancel)()
+	hold, err := e.cfg.Scripts.Hold(holdCtx)
+	if err != nil {
+		return nil, false, river.JobSnooze(0)
+	}
+	return hold, true, nil
+}
+
+// runAttempt loads what the attempt needs and runs the bot kind (a script
+// on hold, when it holds a slot).
+func (e *Engine) runAttempt(ctx context.Context, ex *models.Execution, hold *ScriptHold) (*Result, map[string]string, error) {
 	if ex.VersionID == nil {
 		return nil, nil, &RunError{Message: "the version this execution was requested for was deleted"}
 	}
@@ -84,7 +136,7 @@ func (e *Engine) runAttempt(ctx context.Context, ex *models.Execution) (*Result,
 	run := e.cfg.Run
 	if run == nil {
 		run = func(ctx context.Context, cfg Config, input json.RawMessage, values map[string]string, meta RunMeta) (*Result, error) {
-			return e.runKind(ctx, client, cfg, input, values, meta)
+			return e.runKind(ctx, client, cfg, input, values, meta, hold)
 		}
 	}
 	meta := RunMeta{ExecutionID: ex.ID, BotID: ex.BotID, Attempt: ex.Attempt}
@@ -130,11 +182,15 @@ func (e *Engine) auditSecretRefusal(ctx context.Context, ex *models.Execution, r
 }
 
 // runKind dispatches to the bot kinds; client is the run's outbound client.
-func (e *Engine) runKind(ctx context.Context, client *http.Client, cfg Config, input json.RawMessage, secrets map[string]string, meta RunMeta) (*Result, error) {
+func (e *Engine) runKind(ctx context.Context, client *http.Client, cfg Config, input json.RawMessage, secrets map[string]string, meta RunMeta, hold *ScriptHold) (*Result, error) {
 	switch c := cfg.(type) {
 	case *ScriptConfig:
 		mc, _ := json.Marshal(meta)
-		return e.cfg.Scripts.Run(ctx, ScriptRequest{Source: c.Source, Input: input, Context: mc, Timeout: min(c.Timeout(), e.cfg.ScriptMaxTimeout)})
+		req := ScriptRequest{Source: c.Source, Input: input, Context: mc, Timeout: min(c.Timeout(), e.cfg.ScriptMaxTimeout)}
+		if hold != nil {
+			return hold.Run(ctx, req)
+		}
+		return e.cfg.Scripts.Run(ctx, req)
 	case *HTTPConfig:
 		return RunHTTP(ctx, client, c, input, secrets)
 	case *LLMConfig:
@@ -163,8 +219,8 @@ func (e *Engine) outcome(jobCtx, runCtx context.Context, ex *models.Execution, r
 	switch {
 	case runErr == nil && res != nil:
 		f.Status, f.Output, f.Logs = models.ExecSuccess, maskJSON(res.Output), mask(res.Logs)
-		if len(f.Output) > MaxOutputBytes {
-			f.Status, f.Output, f.Error = models.ExecFailed, nil, fmt.Sprintf("output is %d bytes; the limit is %d", len(res.Output), MaxOutputBytes)
+		if why := unstorableOutput(f.Output); why != "" {
+			f.Status, f.Output, f.Error = models.ExecFailed, nil, why
 		}
 		return f
 	case errors.Is(context.Cause(runCtx), errCancelledByUser):
@@ -179,6 +235,9 @@ func (e *Engine) outcome(jobCtx, runCtx context.Context, ex *models.Execution, r
 		f.Error = "Interrupted: the worker shut down; the attempt was queued again."
 	case errors.As(runErr, &re):
 		f.Error, f.Logs, f.Output = mask(re.Message), mask(re.Logs), maskJSON(re.Output)
+		if why := unstorableOutput(f.Output); why != "" {
+			f.Output, f.Error = nil, f.Error+" (its output was not kept: "+why+")"
+		}
 		f.Status = models.ExecFailed
 		if re.TimedOut {
 			f.Status = models.ExecTimedOut
@@ -205,26 +264,88 @@ func (e *Engine) retryDelay(ex *models.Execution) time.Duration {
 	return time.Second << min(ex.Attempt, 10)
 }
 
-// record stores an attempt's outcome, retrying while the database is away
-// (an unrecorded attempt would stay "running" until this worker dies).
-func (e *Engine) record(f models.Finish) error {
+// unstorableOutput says why an output cannot be recorded ("" if it can).
+func unstorableOutput(out json.RawMessage) string {
+	if len(out) > MaxOutputBytes {
+		return fmt.Sprintf("output is %d bytes; the limit is %d", len(out), MaxOutputBytes)
+	}
+	if why := models.JSONTooDeep(out); why != "" {
+		return "the output " + why
+	}
+	return ""
+}
+
+// record stores an attempt's outcome (see recordOnce), retrying while the
+// database is away: an unrecorded attempt would stay "running" as long as
+// this worker lives. It gives up only once the job's context has ended
+// (the worker is stopping) and a few tries have failed; the attempt is
+// then recovered as lost after the process is gone.
+func (e *Engine) record(jobCtx context.Context, f models.Finish) error {
 	var err error
-	for try, wait := 0, 100*time.Millisecond; try < 10; try, wait = try+1, min(wait*2, 10*time.Second) {
-		var itemErr error
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		itemErr, err = e.finishes.Do(ctx, f)
-		cancel()
-		if err == nil {
-			if itemErr != nil {
-				// Recovered by another worker or cancelled meanwhile.
-				e.log.Info("attempt no longer held", "execution", f.ID, "attempt", f.Attempt)
-			}
+	for try, wait := 0, 100*time.Millisecond; try < 10 || jobCtx.Err() == nil; try, wait = try+1, min(wait*2, 10*time.Second) {
+		if err = e.recordOnce(f, try == 0); err == nil {
 			return nil
 		}
 		e.log.Warn("record execution outcome", "execution", f.ID, "err", err)
 		time.Sleep(wait)
 	}
 	return fmt.Errorf("record execution %s: %w", f.ID, err)
+}
+
+// recordOnce tries to store f: shared with other results (batched), else
+// alone, so that a result the database refuses cannot sink the others;
+// if it is refused alone, the attempt is recorded failed without its
+// output and logs, with the reason, so that a result that can never be
+// written still ends its execution. An error means even that failed: the
+// database is away.
+func (e *Engine) recordOnce(f models.Finish, batched bool) error {
+	finish := func(f models.Finish) (error, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if batched {
+			return e.finishes.Do(ctx, f)
+		}
+		errs, err := models.FinishExecutions(ctx, e.db, []models.Finish{f}, e.finishOptions())
+		if err != nil {
+			return nil, err
+		}
+		return errs[0], nil
+	}
+	itemErr, err := finish(f)
+	if err != nil && batched {
+		batched = false
+		itemErr, err = finish(f)
+	}
+	if err != nil {
+		batched = false
+		mended := withoutResult(f, err)
+		if itemErr, err = finish(mended); err == nil {
+			e.log.Error("execution result could not be stored; recorded it failed without its output and logs", "execution", f.ID, "err", mended.Error)
+		}
+	}
+	if err == nil && itemErr != nil {
+		// Recovered by another worker or cancelled meanwhile.
+		e.log.Info("attempt no longer held", "execution", f.ID, "attempt", f.Attempt)
+	}
+	return err
+}
+
+// withoutResult is f without what could not be stored, failed with why.
+func withoutResult(f models.Finish, writeErr error) models.Finish {
+	reason := writeErr
+	for next := errors.Unwrap(reason); next != nil; next = errors.Unwrap(reason) {
+		reason = next // the database's own words, without our wrapping
+	}
+	f.Output, f.Logs = nil, ""
+	f.Error = fmt.Sprintf("The result of attempt %d could not be stored (%v); it was recorded failed, without its output and logs.", f.Attempt, reason)
+	if f.Status.Terminal() {
+		f.Status = models.ExecFailed
+	}
+	return f
+}
+
+func (e *Engine) finishOptions() models.FinishOptions {
+	return models.FinishOptions{ErrorAfterFailures: e.cfg.ErrorAfterFailures, Enqueue: e.queue.enqueue}
 }
 
 // configByVersionID returns a version's parsed config, from the cache or

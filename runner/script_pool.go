@@ -129,22 +129,67 @@ func NewScriptPool(cfg ScriptPoolConfig) (*ScriptPool, error) {
 // failed, timed-out or over-memory run is a *RunError; if ctx ends first,
 // the error wraps ctx's error (context.Canceled when cancelled).
 func (p *ScriptPool) Run(ctx context.Context, req ScriptRequest) (*Result, error) {
+	if err := checkScriptRequest(req); err != nil {
+		return nil, err
+	}
+	h, err := p.Hold(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return h.run(ctx, req)
+}
+
+// Hold waits for a free child slot and keeps it for one Run, so a caller
+// can begin its work (the engine: mark the attempt running) only once a
+// script can start. The holder must Run or Release it.
+func (p *ScriptPool) Hold(ctx context.Context) (*ScriptHold, error) {
 	if ctx.Err() != nil {
 		return nil, cancelledError(ctx)
 	}
-	if len(req.Input) > 0 && !json.Valid(req.Input) {
-		return nil, &RunError{Message: "the input is not valid JSON"}
-	}
-	if len(req.Context) > 0 && !json.Valid(req.Context) {
-		return nil, &RunError{Message: "the run context is not valid JSON"}
-	}
-	var slot *scriptSlot
 	select {
-	case slot = <-p.slots:
+	case slot := <-p.slots:
+		return &ScriptHold{p: p, slot: slot}, nil
 	case <-ctx.Done():
 		return nil, cancelledError(ctx)
 	case <-p.closing:
 		return nil, ErrScriptPoolClosed
+	}
+}
+
+// ScriptHold is a slot of the pool held for one run.
+type ScriptHold struct {
+	p    *ScriptPool
+	mu   sync.Mutex
+	slot *scriptSlot // nil once run or released
+}
+
+func (h *ScriptHold) take() *scriptSlot {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	slot := h.slot
+	h.slot = nil
+	return slot
+}
+
+// Run runs one script on the held slot (see ScriptPool.Run); the slot goes
+// back to the pool when it is done. A hold runs once.
+func (h *ScriptHold) Run(ctx context.Context, req ScriptRequest) (*Result, error) {
+	if err := checkScriptRequest(req); err != nil {
+		h.Release()
+		return nil, err
+	}
+	return h.run(ctx, req)
+}
+
+func (h *ScriptHold) run(ctx context.Context, req ScriptRequest) (*Result, error) {
+	slot := h.take()
+	if slot == nil {
+		return nil, errors.New("runner: this script slot was already used")
+	}
+	p := h.p
+	if ctx.Err() != nil {
+		p.slots <- slot
+		return nil, cancelledError(ctx)
 	}
 	proc, err := p.procFor(ctx, slot)
 	if err != nil {
@@ -152,6 +197,27 @@ func (p *ScriptPool) Run(ctx context.Context, req ScriptRequest) (*Result, error
 		return nil, err
 	}
 	return p.runOn(ctx, slot, proc, req)
+}
+
+// Release gives the slot back unused; after Run it does nothing. A nil
+// hold is allowed.
+func (h *ScriptHold) Release() {
+	if h == nil {
+		return
+	}
+	if slot := h.take(); slot != nil {
+		h.p.slots <- slot
+	}
+}
+
+func checkScriptRequest(req ScriptRequest) error {
+	if len(req.Input) > 0 && !json.Valid(req.Input) {
+		return &RunError{Message: "the input is not valid JSON"}
+	}
+	if len(req.Context) > 0 && !json.Valid(req.Context) {
+		return &RunError{Message: "the run context is not valid JSON"}
+	}
+	return nil
 }
 
 // Close kills the children and waits for them to exit. Runs in progress

@@ -50,7 +50,14 @@ func (s *syncBuffer) String() string {
 
 func startWorker(t *testing.T, env map[string]string) *workerProc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "worker")
+	return startCodex32(t, "worker", env)
+}
+
+// startCodex32 runs this test binary as `codex32 <sub>` (worker, serve),
+// killed when t ends.
+func startCodex32(t *testing.T, sub string, env map[string]string) *workerProc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], sub)
 	cmd.Dir = t.TempDir()
 	cmd.Env = []string{"CODEX32_TEST_RUN_MAIN=1", "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "CODEX32_DATA_DIR=" + cmd.Dir}
 	for k, v := range env {
@@ -63,7 +70,7 @@ func startWorker(t *testing.T, env map[string]string) *workerProc {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		if t.Failed() {
-			t.Logf("worker %d stderr:\n%s", cmd.Process.Pid, w.stderr.String())
+			t.Logf("%s %d stderr:\n%s", sub, cmd.Process.Pid, w.stderr.String())
 		}
 	})
 	return w
