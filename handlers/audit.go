@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"strconv"
 	"strings"
@@ -107,8 +108,8 @@ func (h *handler) showAuditEntry(c *fiber.Ctx) error {
 // verifyAudit re-checks the whole chain now and records the outcome.
 func (h *handler) verifyAudit(c *fiber.Ctx) error {
 	res, err := models.VerifyAndRecordAuditChain(c.UserContext(), h.DB.Bun, web.Actor(c), models.AuditVerifyOptions{Key: h.AuditKey})
-	if err != nil && res.OK {
-		return err // could not record the outcome
+	if err != nil && !errors.Is(err, models.ErrAuditBroken) {
+		return err // could not read the chain or record the outcome
 	}
 	if web.IsHTMX(c) {
 		return web.Render(c, fiber.StatusOK, views.VerificationFragment(&res))
