@@ -69,7 +69,7 @@ func TestInputsNestedTooDeepAreRefused(t *testing.T) {
 		before := queued()
 		declared := postJSON(t, a, "/hooks/"+sec.Token, nested(1001), nil)
 		require.Equal(t, http.StatusBadRequest, declared.status, declared.raw)
-		require.Contains(t, declared.body["error"], "nests deeper than 512 levels")
+		require.Contains(t, declared.body["detail"], "nests deeper than 512 levels")
 		sniffed := callHook(t, a, http.MethodPost, "/hooks/"+sec.Token, "", []byte(nested(5000)), nil)
 		require.Equal(t, http.StatusBadRequest, sniffed.status, sniffed.raw)
 		require.Equal(t, before, queued(), "nothing queued")

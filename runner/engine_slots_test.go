@@ -61,14 +61,16 @@ func TestScriptAttemptsStayQueuedUntilTheyHoldASandbox(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if !sawRunning {
-		t.Fatal("never saw an execution running while others waited")
-	}
+	// How they ended first: a run that failed at once would also explain
+	// never seeing one running.
 	for _, id := range ids {
 		got := waitFinal(t, db, id, time.Second)
 		if got.Status != models.ExecSuccess || len(got.Attempts) != 1 {
 			t.Fatalf("execution: %s %q attempts %+v", got.Status, got.Error, got.Attempts)
 		}
+	}
+	if !sawRunning {
+		t.Fatal("never saw an execution running while others waited")
 	}
 	checkStats(t, db, b.ID)
 }
