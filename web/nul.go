@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/codex32/codex32/models"
 )
@@ -30,7 +31,12 @@ func RefuseNUL() fiber.Handler {
 		if bytes.IndexByte(req.URI().Path(), 0) >= 0 {
 			return NewProblem(http.StatusBadRequest, "", "The path "+msgNUL+".")
 		}
-		if bad := argsWithNUL(req.URI().QueryArgs().VisitAll); len(bad) > 0 {
+		// A copy: parsing the request's own QueryArgs would make fasthttp
+		// re-encode its query string (what c.OriginalURL returns).
+		query := fasthttp.AcquireArgs()
+		defer fasthttp.ReleaseArgs(query)
+		query.ParseBytes(req.URI().QueryString())
+		if bad := argsWithNUL(query.VisitAll); len(bad) > 0 {
 			return nulFields(ProblemInvalidQuery, "query parameter", bad)
 		}
 		if bad := formFieldsWithNUL(c); len(bad) > 0 {
