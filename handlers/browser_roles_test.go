@@ -47,7 +47,9 @@ func TestBrowserAdminUsers(t *testing.T) {
 	ctx := testutil.Browser(t)
 	browserSignIn(t, ctx, base, admin)
 
-	row := func(u *models.User, sel string) string { return fmt.Sprintf(`[data-testid="user-row"][data-email=%q] %s`, u.Email, sel) }
+	row := func(u *models.User, sel string) string {
+		return fmt.Sprintf(`[data-testid="user-row"][data-email=%q] %s`, u.Email, sel)
+	}
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(base+"/admin/users"),
 		chromedp.WaitVisible(css(`[data-testid="users-table"]`)),
