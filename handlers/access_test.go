@@ -630,26 +630,25 @@ func TestRouteRoleMatrix(t *testing.T) {
 }
 
 func checkRouteCase(t *testing.T, a *testutil.App, role string, rc routeCase) {
+	g := guardCase(t, a, pageRefused(rc, role)) // a refused request changes nothing
+	defer g.release()
 	e := newMatrixEnv(t, a, role)
 	path := rc.route
 	if rc.path != nil {
 		path = rc.path(e)
 	}
+	var form url.Values
+	if rc.form != nil {
+		form = rc.form(e)
+	}
+	g.beforeRequest()
 	var resp *testutil.Response
 	switch rc.method {
 	case http.MethodGet:
 		resp = e.c.Get(path)
 	case http.MethodPost:
-		var form url.Values
-		if rc.form != nil {
-			form = rc.form(e)
-		}
 		resp = e.c.Post(path, form) // with the session's CSRF token
 	default:
-		var form url.Values
-		if rc.form != nil {
-			form = rc.form(e)
-		}
 		req := httptest.NewRequest(rc.method, path, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set(web.CSRFHeader, e.c.CSRF)
@@ -657,6 +656,7 @@ func checkRouteCase(t *testing.T, a *testutil.App, role string, rc routeCase) {
 	}
 	want := rc.want[role]
 	require.Equal(t, want, resp.StatusCode, "%s %s as %s\n%s", rc.method, path, role, resp.Body)
+	g.afterRequest(resp.StatusCode, rc.method+" "+path+" as "+role)
 
 	loc := resp.Header.Get("Location")
 	switch {

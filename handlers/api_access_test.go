@@ -267,6 +267,8 @@ func TestAPIRouteMatrix(t *testing.T) {
 
 func checkAPICase(t *testing.T, a *testutil.App, c apiCase, role models.Role, ring apiKeyRing, scopes []string) {
 	t.Helper()
+	g := guardCase(t, a, c.want[role] >= 400 || !slices.Contains(scopes, c.scope)) // a refused request changes nothing
+	defer g.release()
 	e := &apiEnv{t: t, a: a, me: ring.user, other: testutil.CreateUser(t, a.DB, models.RoleUser)}
 	path := c.route
 	if c.path != nil {
@@ -277,6 +279,7 @@ func checkAPICase(t *testing.T, a *testutil.App, c apiCase, role models.Role, ri
 		body = c.body(e)
 	}
 	hasScope := slices.Contains(scopes, c.scope)
+	g.beforeRequest()
 	resp := newAPITester(t, a).send(apiReq{method: c.method, path: path, key: ring.keys[strings.Join(scopes, ",")], body: body, off: c.off})
 	want := c.want[role]
 	if !hasScope {
@@ -284,6 +287,7 @@ func checkAPICase(t *testing.T, a *testutil.App, c apiCase, role models.Role, ri
 	}
 	who := fmt.Sprintf("%s %s as %s with scopes %v", c.method, path, role, scopes)
 	require.Equal(t, want, resp.StatusCode, "%s\n%s", who, resp.Body)
+	g.afterRequest(resp.StatusCode, who)
 	if resp.StatusCode == s403 {
 		p := resp.problem(t)
 		if !hasScope {

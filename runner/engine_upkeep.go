@@ -24,7 +24,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := models.Heartbeat(ctx, e.db, w); err != nil {
 		return err
 	}
-	if err := e.queue.start(ctx); err != nil {
+	if err := e.queue.start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("runner: start workers: %w", err)
 	}
 	e.upkeepCtx, e.stopUp = context.WithCancel(context.WithoutCancel(ctx))
