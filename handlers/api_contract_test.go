@@ -352,7 +352,7 @@ func (at *apiTester) send(r apiReq) *apiResp {
 		require.NoError(at.t, err)
 		body = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequest(r.method, "http://codex32.test"+r.path, body)
+	req, err := http.NewRequestWithContext(at.t.Context(), r.method, "http://codex32.test"+r.path, body)
 	require.NoError(at.t, err)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")

@@ -41,7 +41,7 @@ import (
 // exists before the app, so the callback URLs are known).
 func ssoApp(t *testing.T, cfg handlers.SSOConfig) (*testutil.App, string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	base := "http://" + ln.Addr().String()
 	cfg.BaseURL = base
@@ -184,7 +184,9 @@ func (r ssoResult) location(t *testing.T) string {
 
 func (b *ssoBrowser) do(c *http.Client, rawURL string) ssoResult {
 	b.t.Helper()
-	resp, err := c.Get(rawURL)
+	req, err := http.NewRequestWithContext(b.t.Context(), http.MethodGet, rawURL, nil)
+	require.NoError(b.t, err, "GET %s", rawURL)
+	resp, err := c.Do(req)
 	require.NoError(b.t, err, "GET %s", rawURL)
 	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(resp.Body)

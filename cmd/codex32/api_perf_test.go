@@ -208,7 +208,7 @@ func runAttack(t *testing.T, name string, tr vegeta.Targeter, rate vegeta.Rate, 
 		go func() {
 			defer close(done)
 			secs := max(1, int(d.Seconds())-1)
-			resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, secs))
+			resp, err := httpGet(t.Context(), fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, secs))
 			if err != nil {
 				t.Logf("profile: %v", err)
 				return
@@ -285,12 +285,14 @@ func waitDrained(t *testing.T, db *models.DB, botID uuid.UUID, within time.Durat
 // Its log goes to a file that is shown if the test fails.
 func startServer(t *testing.T, env map[string]string) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "serve")
+	// Not bound to t.Context(): that would kill the server before the
+	// cleanup below interrupts it and collects its log.
+	cmd := exec.Command(os.Args[0], "serve") //nolint:noctx // stopped by the cleanup below
 	cmd.Dir = dir
 	cmd.Env = []string{"CODEX32_TEST_RUN_MAIN=1", "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"CODEX32_DATA_DIR=" + filepath.Join(dir, "data"), "CODEX32_ADDR=" + addr}
@@ -330,7 +332,7 @@ func startServer(t *testing.T, env map[string]string) string {
 	base := "http://" + addr
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		resp, err := http.Get(base + "/readyz")
+		resp, err := httpGet(t.Context(), base+"/readyz")
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

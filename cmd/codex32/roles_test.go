@@ -123,7 +123,7 @@ func TestLeastPrivilegeRuntimeRole(t *testing.T) {
 	db := testutil.OpenDB(t, testutil.DBSpec{Driver: "postgres", URL: runtimeURL})
 	testutil.CreateUser(t, db, models.RoleAdmin) // so there is something to sign
 	addr, stop := startServe(t, cfg, slog.New(slog.NewTextHandler(logs, nil)))
-	resp, err := http.Get("http://" + addr + "/readyz")
+	resp, err := httpGet(t.Context(), "http://"+addr+"/readyz")
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)

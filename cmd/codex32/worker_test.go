@@ -57,7 +57,7 @@ func startWorker(t *testing.T, env map[string]string) *workerProc {
 // killed when t ends.
 func startCodex32(t *testing.T, sub string, env map[string]string) *workerProc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], sub)
+	cmd := exec.CommandContext(t.Context(), os.Args[0], sub)
 	cmd.Dir = t.TempDir()
 	cmd.Env = []string{"CODEX32_TEST_RUN_MAIN=1", "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "CODEX32_DATA_DIR=" + cmd.Dir}
 	for k, v := range env {

@@ -79,10 +79,15 @@ func (c *Client) Do(req *http.Request) *Response {
 	return r
 }
 
+// NewRequest builds a request to send with Do, bound to the test's context.
+func (c *Client) NewRequest(method, path string, body io.Reader) *http.Request {
+	return httptest.NewRequestWithContext(c.t.Context(), method, path, body)
+}
+
 // Get fetches path.
 func (c *Client) Get(path string) *Response {
 	c.t.Helper()
-	return c.Do(httptest.NewRequest(http.MethodGet, path, nil))
+	return c.Do(c.NewRequest(http.MethodGet, path, nil))
 }
 
 // Post submits a form to path, adding the CSRF token unless the form has one.
@@ -94,7 +99,7 @@ func (c *Client) Post(path string, form url.Values) *Response {
 	if _, ok := form["_csrf"]; !ok && c.CSRF != "" {
 		form.Set("_csrf", c.CSRF)
 	}
-	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+	req := c.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return c.Do(req)
 }

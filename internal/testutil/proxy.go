@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/url"
@@ -17,6 +18,10 @@ import (
 type TCPProxy struct {
 	ln     net.Listener
 	target string
+	// ctx ends when the proxy is cut (not with the test's context: cleanups
+	// that run before Cut may still reach the database through it).
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu    sync.Mutex
 	conns []net.Conn
@@ -26,11 +31,12 @@ type TCPProxy struct {
 // NewTCPProxy starts a proxy to target (host:port); it is cut when t ends.
 func NewTCPProxy(t testing.TB, target string) *TCPProxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("testutil: proxy listen: %v", err)
 	}
-	p := &TCPProxy{ln: ln, target: target}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &TCPProxy{ln: ln, target: target, ctx: ctx, cancel: cancel}
 	go p.accept()
 	t.Cleanup(p.Cut)
 	return p
@@ -45,7 +51,7 @@ func (p *TCPProxy) accept() {
 		if err != nil {
 			return
 		}
-		out, err := net.Dial("tcp", p.target)
+		out, err := (&net.Dialer{}).DialContext(p.ctx, "tcp", p.target)
 		if err != nil {
 			_ = in.Close()
 			continue
@@ -79,6 +85,7 @@ func (p *TCPProxy) Cut() {
 		return
 	}
 	p.cut = true
+	p.cancel()
 	_ = p.ln.Close()
 	for _, c := range p.conns {
 		_ = c.Close()

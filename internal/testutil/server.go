@@ -151,7 +151,7 @@ func (a *App) Do(t testing.TB, req *http.Request) *http.Response {
 // (http://127.0.0.1:NNNN) and shuts it down when t ends.
 func (a *App) Serve(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("testutil: listen: %v", err)
 	}
