@@ -630,6 +630,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 }
 
 func checkRouteCase(t *testing.T, a *testutil.App, role string, rc routeCase) {
+	t.Helper()
 	e := newMatrixEnv(t, a, role)
 	path := rc.route
 	if rc.path != nil {
@@ -702,7 +703,9 @@ func checkRouteCase(t *testing.T, a *testutil.App, role string, rc routeCase) {
 
 // testAPIMe is /api/v1/me with API keys (Authorization: Bearer) of every role.
 func testAPIMe(t *testing.T, a *testutil.App) {
+	t.Helper()
 	apiGet := func(t *testing.T, path, key string) (*http.Response, map[string]any) {
+		t.Helper()
 		req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, path, nil)
 		if key != "" {
 			req.Header.Set("Authorization", "Bearer "+key)
@@ -783,6 +786,7 @@ func TestCSRF(t *testing.T) {
 		return url.Values{"name": {"from csrf test"}, "days": {"30"}, "scopes": {models.ScopeRead}}
 	}
 	keysOf := func(t *testing.T, a *testutil.App, u *models.User) []*models.APIKey {
+		t.Helper()
 		keys, err := models.ListAPIKeys(context.Background(), a.DB.Bun, u.ID)
 		require.NoError(t, err)
 		return keys

@@ -29,7 +29,10 @@ func TestAPIProblems(t *testing.T) {
 	a := testutil.NewApp(t)
 	u, key := apiUserKey(t, a, models.RoleUser)
 	bot := apiBotFixture(t, a, u, false)
-	newAPITester := func(t *testing.T) *apiTester { return newAPITester(t, a) }
+	newAPITester := func(t *testing.T) *apiTester {
+		t.Helper()
+		return newAPITester(t, a)
+	}
 	botPath := "/api/v1/bots/" + bot.ID.String()
 	typeOf := func(slug string) string { return web.ProblemType(slug) }
 

@@ -86,6 +86,7 @@ func (api *thingsAPI) create(c *fiber.Ctx) error {
 
 // runs is how many times the endpoint created a thing (audit rows).
 func (api *thingsAPI) runs(t *testing.T) int {
+	t.Helper()
 	return countRows(t, api.a, "audit_logs", "action = ?", "test.thing.create")
 }
 

@@ -740,6 +740,7 @@ func TestSSOExistingAccountWithSameEmail(t *testing.T) {
 	t.Parallel()
 	const email = "victim@example.com"
 	local := func(t *testing.T, a *testutil.App) *models.User {
+		t.Helper()
 		return ssoCreateUser(t, a, email, models.RoleUser, testutil.TestPassword)
 	}
 	cases := []struct {
@@ -757,6 +758,7 @@ func TestSSOExistingAccountWithSameEmail(t *testing.T) {
 			login: ssoUser("sub-x", email, false), reason: "already exists"},
 		{name: "linking on, address verified by another provider", linking: true,
 			victim: func(t *testing.T, a *testutil.App) *models.User {
+				t.Helper()
 				u := ssoCreateUser(t, a, email, models.RoleUser, "")
 				ssoLinkIdentity(t, a, u, "github", "1", email, true)
 				return u
@@ -764,6 +766,7 @@ func TestSSOExistingAccountWithSameEmail(t *testing.T) {
 			login: ssoUser("sub-x", email, true), linked: true},
 		{name: "linking on, account's address never verified", linking: true,
 			victim: func(t *testing.T, a *testutil.App) *models.User {
+				t.Helper()
 				u := ssoCreateUser(t, a, email, models.RoleUser, "")
 				ssoLinkIdentity(t, a, u, "github", "1", email, false)
 				return u
@@ -773,6 +776,7 @@ func TestSSOExistingAccountWithSameEmail(t *testing.T) {
 		// creates accounts without a password) counts as verified.
 		{name: "linking on, account created by an administrator", linking: true,
 			victim: func(t *testing.T, a *testutil.App) *models.User {
+				t.Helper()
 				return ssoCreateUser(t, a, email, models.RoleUser, "")
 			},
 			login: ssoUser("sub-x", email, true), linked: true},
@@ -780,16 +784,19 @@ func TestSSOExistingAccountWithSameEmail(t *testing.T) {
 		// password, no identity yet) is claimed even with linking off.
 		{name: "linking off, account created by an administrator", linking: false,
 			victim: func(t *testing.T, a *testutil.App) *models.User {
+				t.Helper()
 				return ssoCreateUser(t, a, email, models.RoleUser, "")
 			},
 			login: ssoUser("sub-x", email, true), linked: true},
 		{name: "linking off, invited account, provider did not verify the address", linking: false,
 			victim: func(t *testing.T, a *testutil.App) *models.User {
+				t.Helper()
 				return ssoCreateUser(t, a, email, models.RoleUser, "")
 			},
 			login: ssoUser("sub-x", email, false), reason: "already exists"},
 		{name: "linking on, account disabled", linking: true,
 			victim: func(t *testing.T, a *testutil.App) *models.User {
+				t.Helper()
 				u := local(t, a)
 				_, err := models.SetUserActive(context.Background(), a.DB.Bun, models.SystemActor("test"), u.ID, false)
 				require.NoError(t, err)

@@ -121,6 +121,7 @@ func TestVersion(t *testing.T) {
 
 // dbEnv points DATABASE_URL at a fresh, empty database for t.
 func dbEnv(t *testing.T) map[string]string {
+	t.Helper()
 	spec := testutil.NewDBSpec(t)
 	return map[string]string{"DATABASE_URL": spec.URL}
 }

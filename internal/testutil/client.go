@@ -23,8 +23,9 @@ type Client struct {
 }
 
 // Client returns a fresh, signed-out client.
-func (a *App) Client(t testing.TB) *Client {
-	return &Client{t: t, app: a, cookies: map[string]*http.Cookie{}, Header: http.Header{}}
+func (a *App) Client(tb testing.TB) *Client {
+	tb.Helper()
+	return &Client{t: tb, app: a, cookies: map[string]*http.Cookie{}, Header: http.Header{}}
 }
 
 // Response is a finished response with its body read.
@@ -34,11 +35,11 @@ type Response struct {
 }
 
 // Doc parses the body as HTML.
-func (r *Response) Doc(t testing.TB) *goquery.Document {
-	t.Helper()
+func (r *Response) Doc(tb testing.TB) *goquery.Document {
+	tb.Helper()
 	d, err := goquery.NewDocumentFromReader(strings.NewReader(r.Body))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return d
 }
