@@ -24,7 +24,7 @@ import (
 // TestAPIProblems produces every error status of the API and checks each
 // is an RFC 9457 problem of the documented type (the contract transport
 // checks the rest against openapi.yaml).
-func TestAPIProblems(t *testing.T) {
+func TestAPIProblems(t *testing.T) { //nolint:tparallel // subtests share one app and one moves its clock; they run in order
 	t.Parallel()
 	a := testutil.NewApp(t)
 	u, key := apiUserKey(t, a, models.RoleUser)

@@ -243,7 +243,7 @@ func TestIdempotencyConcurrentDuplicatesRunOnce(t *testing.T) {
 	close(api.gate)
 	winner := <-results
 	require.Equal(t, http.StatusCreated, winner.status, winner.body)
-	require.Len(t, api.entered, 0, "no second run")
+	require.Empty(t, api.entered, "no second run")
 	require.EqualValues(t, 1, api.calls.Load())
 	require.Equal(t, 1, api.runs(t))
 

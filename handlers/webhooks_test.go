@@ -209,7 +209,7 @@ func TestWebhookTabForViewers(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, r.StatusCode)
 }
 
-func TestWebhookCallRefusals(t *testing.T) {
+func TestWebhookCallRefusals(t *testing.T) { //nolint:tparallel // subtests count the executions and audit rows of the one webhook; they run in order
 	t.Parallel()
 	a := testutil.NewApp(t)
 	owner := testutil.CreateUser(t, a.DB, models.RoleUser)

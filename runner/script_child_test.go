@@ -3,11 +3,9 @@ package runner
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -88,9 +86,9 @@ func TestScriptSandboxChildExitsWhenThePoolIsGone(t *testing.T) {
 	select {
 	case err := <-done:
 		var ee *exec.ExitError
-		require.True(t, errors.As(err, &ee), "got %v", err)
+		require.ErrorAs(t, err, &ee, "got %v", err)
 		require.Equal(t, 1, ee.ExitCode())
-		require.True(t, strings.Contains(stderr.String(), "the pool is gone"), stderr.String())
+		require.Contains(t, stderr.String(), "the pool is gone")
 	case <-time.After(scriptKillGrace + 10*time.Second):
 		t.Fatal("the orphaned child is still running")
 	}

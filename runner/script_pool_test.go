@@ -116,7 +116,7 @@ func TestScriptPoolRunsScripts(t *testing.T) {
 
 // TestScriptPoolAbuse runs scripts that must fail cleanly, each followed by
 // a trivial run on the same pool. Memory is in TestScriptPoolMemory.
-func TestScriptPoolAbuse(t *testing.T) {
+func TestScriptPoolAbuse(t *testing.T) { //nolint:tparallel // subtests share a one-child pool and check whether that child was replaced; they run in order
 	t.Parallel()
 	p, logs := newTestPool(t, ScriptPoolConfig{Size: 1})
 	p.killGrace = 300 * time.Millisecond // the regular expression case waits for it

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -81,7 +80,7 @@ func requireDenied(t *testing.T, db *models.DB, stmt string) {
 	t.Helper()
 	_, err := db.SQL.ExecContext(context.Background(), stmt)
 	var pgErr *pgconn.PgError
-	require.True(t, errors.As(err, &pgErr), "%s: want a privilege error, got %v", stmt, err)
+	require.ErrorAs(t, err, &pgErr, "%s: want a privilege error, got %v", stmt, err)
 	require.Equal(t, "42501", pgErr.Code, "%s: %s", stmt, pgErr.Message)
 }
 

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -250,5 +249,5 @@ func TestWorkerStopsOnSIGTERMAndRequeues(t *testing.T) {
 	e := waitExec(t, db, ex.ID, time.Second, func(*models.Execution) bool { return true })
 	require.Equal(t, models.ExecQueued, e.Status, "interrupted attempts go back to the queue")
 	require.Equal(t, "interrupted", e.Attempts[0].Status)
-	require.True(t, strings.Contains(w.stderr.String(), "worker stopped"), w.stderr.String())
+	require.Contains(t, w.stderr.String(), "worker stopped")
 }
