@@ -77,8 +77,10 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan
 	if err != nil {
 		return err
 	}
-	defer eng.shutdown()
-	app, err := buildApp(cfg, db, m, log, box, eng.Engine, signer)
+	defer eng.shutdown(ctx)
+	// contextcheck follows buildApp into the error handler it registers,
+	// which renders with the request's own context (c.UserContext()).
+	app, err := buildApp(cfg, db, m, log, box, eng.Engine, signer) //nolint:contextcheck // the handlers use their request's context
 	if err != nil {
 		return err
 	}
