@@ -29,7 +29,7 @@ func TestParallelGuessesAreThrottledToo(t *testing.T) {
 			form := url.Values{"email": {u.Email}, "password": {"guess " + itoa(i)}, "_csrf": {c.CSRF}}
 			req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/login", stringsReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.AddCookie(&http.Cookie{Name: a.Sessions.CookieName(), Value: c.Cookie(a.Sessions.CookieName())})
+			req.AddCookie(&http.Cookie{Name: a.Sessions.CookieName(), Value: c.Cookie(a.Sessions.CookieName())}) //nolint:gosec // G124: a request cookie (name and value only)
 			resp, err := a.Fiber.Test(req, -1)
 			if err != nil {
 				errs[i] = err

@@ -76,7 +76,7 @@ func (e *Engine) loop(name string, every time.Duration, fn func(context.Context)
 	go func() {
 		defer e.upkeepWG.Done()
 		for {
-			jitter := time.Duration(float64(every) * (0.9 + 0.2*rand.Float64()))
+			jitter := time.Duration(float64(every) * (0.9 + 0.2*rand.Float64())) //nolint:gosec // G404: timing jitter, not a secret
 			select {
 			case <-e.upkeepCtx.Done():
 				return

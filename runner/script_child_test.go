@@ -30,7 +30,7 @@ func startRawChild(t *testing.T) *rawChild {
 	require.NoError(t, err)
 	cancelR, cancelW, err := os.Pipe()
 	require.NoError(t, err)
-	cmd := exec.CommandContext(t.Context(), exe) //nolint:gosec // G204: the test binary itself, as the sandbox child
+	cmd := exec.CommandContext(t.Context(), exe)
 	cmd.Env = []string{envSandboxChild + "=1", EnvSandboxMemoryLimit + "=" + "67108864", envSandboxCancelFD + "=3"}
 	cmd.ExtraFiles = []*os.File{cancelR}
 	stdin, err := cmd.StdinPipe()

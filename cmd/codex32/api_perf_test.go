@@ -196,7 +196,7 @@ func attack(t *testing.T, name string, tr vegeta.Targeter, rate int, d time.Dura
 // throughput is the server's capacity.
 func attackMax(t *testing.T, name string, tr vegeta.Targeter, conns int, d time.Duration, want int) *vegeta.Metrics {
 	t.Helper()
-	a := vegeta.NewAttacker(vegeta.Timeout(10*time.Second), vegeta.KeepAlive(true), vegeta.Workers(uint64(conns)), vegeta.MaxWorkers(uint64(conns)))
+	a := vegeta.NewAttacker(vegeta.Timeout(10*time.Second), vegeta.KeepAlive(true), vegeta.Workers(uint64(conns)), vegeta.MaxWorkers(uint64(conns))) //nolint:gosec // G115: conns is a small positive constant of the caller
 	return runAttack(t, name, tr, vegeta.Rate{Freq: 0}, a, d, want)
 }
 
@@ -320,7 +320,7 @@ func startServer(t *testing.T, env map[string]string) string {
 		_ = logFile.Close()
 		if keep := os.Getenv("CODEX32_PERF_SERVE_LOG"); keep != "" {
 			if out, err := os.ReadFile(logPath); err == nil {
-				_ = os.WriteFile(keep, out, 0o644)
+				_ = os.WriteFile(keep, out, 0o600)
 			}
 		}
 		if t.Failed() {

@@ -74,11 +74,11 @@ func Screenshot(tb testing.TB, ctx context.Context, name string) string {
 		tb.Fatalf("screenshot %s: %v", name, err)
 	}
 	dir := filepath.Join(RepoRoot(tb), "test-artifacts")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		tb.Fatalf("screenshot %s: %v", name, err)
 	}
 	file := filepath.Join(dir, unsafeName.ReplaceAllString(tb.Name()+"-"+name, "_")+"-"+string(Dialect())+".png")
-	if err := os.WriteFile(file, png, 0o644); err != nil {
+	if err := os.WriteFile(file, png, 0o600); err != nil {
 		tb.Fatalf("screenshot %s: %v", name, err)
 	}
 	tb.Logf("screenshot: %s", file)

@@ -66,7 +66,7 @@ func (c *Client) Do(req *http.Request) *Response {
 		if ck.MaxAge < 0 || ck.Value == "" {
 			delete(c.cookies, ck.Name)
 		} else {
-			c.cookies[ck.Name] = &http.Cookie{Name: ck.Name, Value: ck.Value}
+			c.cookies[ck.Name] = &http.Cookie{Name: ck.Name, Value: ck.Value} //nolint:gosec // G124: a request cookie (name and value only), like a browser's jar
 		}
 	}
 	r := &Response{Response: resp, Body: string(body)}
@@ -115,7 +115,7 @@ func (c *Client) Cookie(name string) string {
 
 // SetCookie sets a cookie the client sends.
 func (c *Client) SetCookie(name, value string) {
-	c.cookies[name] = &http.Cookie{Name: name, Value: value}
+	c.cookies[name] = &http.Cookie{Name: name, Value: value} //nolint:gosec // G124: a request cookie (name and value only)
 }
 
 // Login signs in with email and password through the real form and fails
