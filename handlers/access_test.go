@@ -92,7 +92,7 @@ func accessSessionRow(t *testing.T, db *models.DB, u *models.User) string {
 
 // accessPost posts form exactly as given (no CSRF token added) with extra headers.
 func accessPost(c *testutil.Client, path string, form url.Values, header http.Header) *testutil.Response {
-	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+	req := c.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	for k, vs := range header {
 		for _, v := range vs {
@@ -103,7 +103,7 @@ func accessPost(c *testutil.Client, path string, form url.Values, header http.He
 }
 
 func accessGet(c *testutil.Client, path string, header http.Header) *testutil.Response {
-	req := httptest.NewRequest(http.MethodGet, path, nil)
+	req := c.NewRequest(http.MethodGet, path, nil)
 	for k, vs := range header {
 		for _, v := range vs {
 			req.Header.Add(k, v)
@@ -630,6 +630,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 }
 
 func checkRouteCase(t *testing.T, a *testutil.App, role string, rc routeCase) {
+	t.Helper()
 	g := guardCase(t, a, pageRefused(rc, role)) // a refused request changes nothing
 	defer g.release()
 	e := newMatrixEnv(t, a, role)
@@ -649,7 +650,7 @@ func checkRouteCase(t *testing.T, a *testutil.App, role string, rc routeCase) {
 	case http.MethodPost:
 		resp = e.c.Post(path, form) // with the session's CSRF token
 	default:
-		req := httptest.NewRequest(rc.method, path, strings.NewReader(form.Encode()))
+		req := httptest.NewRequestWithContext(t.Context(), rc.method, path, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set(web.CSRFHeader, e.c.CSRF)
 		resp = e.c.Do(req)
@@ -702,8 +703,10 @@ func checkRouteCase(t *testing.T, a *testutil.App, role string, rc routeCase) {
 
 // testAPIMe is /api/v1/me with API keys (Authorization: Bearer) of every role.
 func testAPIMe(t *testing.T, a *testutil.App) {
+	t.Helper()
 	apiGet := func(t *testing.T, path, key string) (*http.Response, map[string]any) {
-		req := httptest.NewRequest(http.MethodGet, path, nil)
+		t.Helper()
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, path, nil)
 		if key != "" {
 			req.Header.Set("Authorization", "Bearer "+key)
 		}
@@ -783,6 +786,7 @@ func TestCSRF(t *testing.T) {
 		return url.Values{"name": {"from csrf test"}, "days": {"30"}, "scopes": {models.ScopeRead}}
 	}
 	keysOf := func(t *testing.T, a *testutil.App, u *models.User) []*models.APIKey {
+		t.Helper()
 		keys, err := models.ListAPIKeys(context.Background(), a.DB.Bun, u.ID)
 		require.NoError(t, err)
 		return keys

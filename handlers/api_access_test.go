@@ -64,17 +64,17 @@ func (e *apiEnv) bot(owner *models.User, archived bool) *models.Bot {
 }
 
 // apiBotFixture creates an active http bot of owner with two versions.
-func apiBotFixture(t testing.TB, a *testutil.App, owner *models.User, archived bool) *models.Bot {
-	t.Helper()
+func apiBotFixture(tb testing.TB, a *testutil.App, owner *models.User, archived bool) *models.Bot {
+	tb.Helper()
 	ctx := context.Background()
 	b := &models.Bot{OwnerID: owner.ID, Name: "api matrix bot", Kind: models.KindHTTP, Status: models.BotActive, Tags: []string{"matrix"}}
 	_, err := models.CreateBot(ctx, a.DB.Bun, models.SystemActor("test"), b, []byte(`{"url":"https://example.test/a"}`), "v1")
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	_, err = models.CreateBotVersion(ctx, a.DB.Bun, models.SystemActor("test"), b.ID, 1, models.KindHTTP, []byte(`{"url":"https://example.test/b"}`), "v2")
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	if archived {
 		_, err = models.SetBotArchived(ctx, a.DB.Bun, models.SystemActor("test"), b.ID, true)
-		require.NoError(t, err)
+		require.NoError(tb, err)
 	}
 	return b
 }

@@ -123,10 +123,10 @@ var loadContract = sync.OnceValues(func() (*contract, error) {
 	return &contract{validator: v, schemas: schema_validation.NewSchemaValidator(config.WithFormatAssertions()), named: named, operations: ops}, nil
 })
 
-func theContract(t testing.TB) *contract {
-	t.Helper()
+func theContract(tb testing.TB) *contract {
+	tb.Helper()
 	c, err := loadContract()
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	return c
 }
 
@@ -202,23 +202,23 @@ func report(errs []*liberrors.ValidationError) string {
 	return b.String()
 }
 
-func (c *contract) checkResponse(t testing.TB, what string, req *http.Request, resp *http.Response, body []byte) {
-	t.Helper()
+func (c *contract) checkResponse(tb testing.TB, what string, req *http.Request, resp *http.Response, body []byte) {
+	tb.Helper()
 	isAPI := strings.HasPrefix(req.URL.Path, "/api/")
 	if isAPI && resp.StatusCode >= 400 {
 		// Every /api error, documented operation or not, is a problem.
 		if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
-			t.Errorf("contract: %s answered %d with Content-Type %q, not application/problem+json", what, resp.StatusCode, ct)
+			tb.Errorf("contract: %s answered %d with Content-Type %q, not application/problem+json", what, resp.StatusCode, ct)
 		} else if ok, errs := c.checkSchema("Problem", body); !ok {
-			t.Errorf("contract: %s answered %d with a body that is not a Problem:\n%s\n%s", what, resp.StatusCode, report(errs), body)
+			tb.Errorf("contract: %s answered %d with a body that is not a Problem:\n%s\n%s", what, resp.StatusCode, report(errs), body)
 		}
 		var p web.Problem
 		if json.Unmarshal(body, &p) == nil {
 			if p.Status != resp.StatusCode {
-				t.Errorf("contract: %s: the problem's status %d is not the response's %d", what, p.Status, resp.StatusCode)
+				tb.Errorf("contract: %s: the problem's status %d is not the response's %d", what, p.Status, resp.StatusCode)
 			}
 			if !strings.HasPrefix(p.Type, web.ProblemBase) {
-				t.Errorf("contract: %s: problem type %q is not under %s", what, p.Type, web.ProblemBase)
+				tb.Errorf("contract: %s: problem type %q is not under %s", what, p.Type, web.ProblemBase)
 			}
 		}
 	}
@@ -226,7 +226,7 @@ func (c *contract) checkResponse(t testing.TB, what string, req *http.Request, r
 		// Outside the document only refusals may answer (unless the test
 		// added the route itself, off the contract).
 		if isAPI && req.Context().Value(offContractKey{}) == nil && resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed && resp.StatusCode != http.StatusUnauthorized {
-			t.Errorf("contract: %s is not in openapi.yaml but answered %d", what, resp.StatusCode)
+			tb.Errorf("contract: %s is not in openapi.yaml but answered %d", what, resp.StatusCode)
 		}
 		return
 	}
@@ -235,7 +235,7 @@ func (c *contract) checkResponse(t testing.TB, what string, req *http.Request, r
 	ok, errs := c.validator.ValidateHttpResponse(req, resp)
 	c.mu.Unlock()
 	if !ok {
-		t.Errorf("contract: the response %d to %s does not match openapi.yaml:\n%s\n%s", resp.StatusCode, what, report(errs), truncate(body, 2000))
+		tb.Errorf("contract: the response %d to %s does not match openapi.yaml:\n%s\n%s", resp.StatusCode, what, report(errs), truncate(body, 2000))
 	}
 }
 
@@ -302,8 +302,9 @@ type apiTester struct {
 	client *http.Client
 }
 
-func newAPITester(t testing.TB, a *testutil.App) *apiTester {
-	return &apiTester{t: t, client: &http.Client{Transport: contractTransport{t: t, next: appTransport{a}}}}
+func newAPITester(tb testing.TB, a *testutil.App) *apiTester {
+	tb.Helper()
+	return &apiTester{t: tb, client: &http.Client{Transport: contractTransport{t: tb, next: appTransport{a}}}}
 }
 
 type apiResp struct {
@@ -311,22 +312,22 @@ type apiResp struct {
 	Body []byte
 }
 
-func (r *apiResp) decode(t testing.TB, v any) {
-	t.Helper()
-	require.NoError(t, json.Unmarshal(r.Body, v), "%s", r.Body)
+func (r *apiResp) decode(tb testing.TB, v any) {
+	tb.Helper()
+	require.NoError(tb, json.Unmarshal(r.Body, v), "%s", r.Body)
 }
 
-func (r *apiResp) problem(t testing.TB) web.Problem {
-	t.Helper()
+func (r *apiResp) problem(tb testing.TB) web.Problem {
+	tb.Helper()
 	var p web.Problem
-	r.decode(t, &p)
+	r.decode(tb, &p)
 	return p
 }
 
-func (r *apiResp) object(t testing.TB) map[string]any {
-	t.Helper()
+func (r *apiResp) object(tb testing.TB) map[string]any {
+	tb.Helper()
 	var m map[string]any
-	r.decode(t, &m)
+	r.decode(tb, &m)
 	return m
 }
 
@@ -352,7 +353,7 @@ func (at *apiTester) send(r apiReq) *apiResp {
 		require.NoError(at.t, err)
 		body = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequest(r.method, "http://codex32.test"+r.path, body)
+	req, err := http.NewRequestWithContext(at.t.Context(), r.method, "http://codex32.test"+r.path, body)
 	require.NoError(at.t, err)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")

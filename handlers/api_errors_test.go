@@ -24,12 +24,15 @@ import (
 // TestAPIProblems produces every error status of the API and checks each
 // is an RFC 9457 problem of the documented type (the contract transport
 // checks the rest against openapi.yaml).
-func TestAPIProblems(t *testing.T) {
+func TestAPIProblems(t *testing.T) { //nolint:tparallel // subtests share one app and one moves its clock; they run in order
 	t.Parallel()
 	a := testutil.NewApp(t)
 	u, key := apiUserKey(t, a, models.RoleUser)
 	bot := apiBotFixture(t, a, u, false)
-	newAPITester := func(t *testing.T) *apiTester { return newAPITester(t, a) }
+	newAPITester := func(t *testing.T) *apiTester {
+		t.Helper()
+		return newAPITester(t, a)
+	}
 	botPath := "/api/v1/bots/" + bot.ID.String()
 	typeOf := func(slug string) string { return web.ProblemType(slug) }
 
@@ -179,13 +182,13 @@ func TestAPIProblems(t *testing.T) {
 		// server refuses it before any handler (over a real connection).
 		// Announce 5 MiB and send none of it: the server answers at once.
 		base := a.Serve(t)
-		conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		conn, err := (&net.Dialer{}).DialContext(t.Context(), "tcp", strings.TrimPrefix(base, "http://"))
 		require.NoError(t, err)
 		defer func() { _ = conn.Close() }()
 		_, err = fmt.Fprintf(conn, "POST /api/v1/bots HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
 			"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n", key, 5<<20)
 		require.NoError(t, err)
-		req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/bots", nil)
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/api/v1/bots", nil)
 		resp, err := http.ReadResponse(bufio.NewReader(conn), req)
 		require.NoError(t, err)
 		defer func() { _ = resp.Body.Close() }()

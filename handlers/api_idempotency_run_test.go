@@ -114,7 +114,7 @@ func TestAPIIdempotentRunConcurrent(t *testing.T) {
 	for range n {
 		go func() {
 			<-start
-			req, err := http.NewRequest(http.MethodPost, base+runPath(b), bytes.NewReader(body))
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+runPath(b), bytes.NewReader(body))
 			if err != nil {
 				results <- result{err: err}
 				return

@@ -86,6 +86,7 @@ func (api *thingsAPI) create(c *fiber.Ctx) error {
 
 // runs is how many times the endpoint created a thing (audit rows).
 func (api *thingsAPI) runs(t *testing.T) int {
+	t.Helper()
 	return countRows(t, api.a, "audit_logs", "action = ?", "test.thing.create")
 }
 
@@ -106,14 +107,14 @@ func (r apiResult) json(t *testing.T) map[string]any {
 // (none: no header).
 func (api *thingsAPI) post(t *testing.T, path, apiKey, body string, idemKeys ...string) apiResult {
 	t.Helper()
-	r, err := api.send(path, apiKey, body, idemKeys...)
+	r, err := api.send(t.Context(), path, apiKey, body, idemKeys...)
 	require.NoError(t, err)
 	return r
 }
 
 // send is post for other goroutines than the test's (no require there).
-func (api *thingsAPI) send(path, apiKey, body string, idemKeys ...string) (apiResult, error) {
-	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+func (api *thingsAPI) send(ctx context.Context, path, apiKey, body string, idemKeys ...string) (apiResult, error) {
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+apiKey)
 	for _, k := range idemKeys {
@@ -129,10 +130,10 @@ func (api *thingsAPI) send(path, apiKey, body string, idemKeys ...string) (apiRe
 }
 
 // sendAsync is send in a goroutine; a transport error arrives as status 0.
-func (api *thingsAPI) sendAsync(results chan<- apiResult, start <-chan struct{}, path, apiKey, body string, idemKeys ...string) {
+func (api *thingsAPI) sendAsync(ctx context.Context, results chan<- apiResult, start <-chan struct{}, path, apiKey, body string, idemKeys ...string) {
 	go func() {
 		<-start
-		r, err := api.send(path, apiKey, body, idemKeys...)
+		r, err := api.send(ctx, path, apiKey, body, idemKeys...)
 		if err != nil {
 			r = apiResult{body: err.Error()}
 		}
@@ -228,7 +229,7 @@ func TestIdempotencyConcurrentDuplicatesRunOnce(t *testing.T) {
 	const n = 5
 	results, start := make(chan apiResult, n), make(chan struct{})
 	for range n {
-		api.sendAsync(results, start, thingsPath, key, `{"name":"a"}`, "same")
+		api.sendAsync(t.Context(), results, start, thingsPath, key, `{"name":"a"}`, "same")
 	}
 	close(start)
 	// One request runs and waits at the gate; every other one is told the
@@ -242,7 +243,7 @@ func TestIdempotencyConcurrentDuplicatesRunOnce(t *testing.T) {
 	close(api.gate)
 	winner := <-results
 	require.Equal(t, http.StatusCreated, winner.status, winner.body)
-	require.Len(t, api.entered, 0, "no second run")
+	require.Empty(t, api.entered, "no second run")
 	require.EqualValues(t, 1, api.calls.Load())
 	require.Equal(t, 1, api.runs(t))
 
@@ -259,7 +260,7 @@ func TestIdempotencyConcurrentRaceRunsOnce(t *testing.T) {
 	const n = 12
 	ch, start := make(chan apiResult, n), make(chan struct{})
 	for range n {
-		api.sendAsync(ch, start, thingsPath, key, `{"name":"race"}`, "race-key")
+		api.sendAsync(t.Context(), ch, start, thingsPath, key, `{"name":"race"}`, "race-key")
 	}
 	close(start)
 	results := make([]apiResult, 0, n)
@@ -370,7 +371,7 @@ func TestIdempotencyIgnoredWithoutAnAPIKey(t *testing.T) {
 	app.Post("/things", handlers.Idempotent(handlers.Deps{DB: a.DB, Now: a.Clock.Now, Log: slog.New(slog.DiscardHandler)},
 		func(c *fiber.Ctx) error { calls++; return c.SendStatus(fiber.StatusCreated) }))
 	for range 2 {
-		req := httptest.NewRequest(http.MethodPost, "/things", strings.NewReader(`{}`))
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/things", strings.NewReader(`{}`))
 		req.Header.Set("Idempotency-Key", "k")
 		resp, err := app.Test(req, -1)
 		require.NoError(t, err)

@@ -16,7 +16,7 @@ import (
 
 func apiGet(t *testing.T, a *testutil.App, path, key string) (*http.Response, map[string]any) {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodGet, path, nil)
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, path, nil)
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}

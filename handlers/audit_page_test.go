@@ -94,7 +94,7 @@ func TestAuditVerifyButton(t *testing.T) {
 	t.Parallel()
 	a, c, _ := signedIn(t, models.RoleAdmin)
 	require.Contains(t, c.Get("/audit").Doc(t).Find(`[data-testid="verification-status"]`).Text(), "Never verified")
-	req := httptest.NewRequest(http.MethodPost, "/audit/verify", nil)
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/audit/verify", nil)
 	req.Header.Set("HX-Request", "true")
 	req.Header.Set("X-CSRF-Token", c.CSRF)
 	r := c.Do(req)
@@ -114,7 +114,7 @@ func TestAuditVerifyButtonStaysBroken(t *testing.T) {
 		testutil.CreateUser(t, a.DB, models.RoleViewer)
 	}
 	click := func() string {
-		req := httptest.NewRequest(http.MethodPost, "/audit/verify", nil)
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/audit/verify", nil)
 		req.Header.Set("HX-Request", "true")
 		req.Header.Set("X-CSRF-Token", c.CSRF)
 		r := c.Do(req)

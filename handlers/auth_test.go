@@ -82,7 +82,7 @@ func TestCreateFirstAdminRace(t *testing.T) {
 		}()
 	}
 	e1, e2 := <-errs, <-errs
-	require.True(t, (e1 == nil) != (e2 == nil), "exactly one wins: %v / %v", e1, e2)
+	require.NotEqual(t, e1 == nil, e2 == nil, "exactly one wins: %v / %v", e1, e2)
 	n, err := models.CountUsers(bg, db.Bun)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, n)

@@ -199,7 +199,7 @@ func TestBotListLiveSearchGetsAFragment(t *testing.T) {
 	t.Parallel()
 	_, c, _ := signedIn(t, models.RoleUser)
 	createBotViaPage(t, c, "Pinger")
-	req := httptest.NewRequest(http.MethodGet, "/bots?q=ping", nil)
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/bots?q=ping", nil)
 	req.Header.Set("HX-Request", "true")
 	req.Header.Set("HX-Target", "bot-results")
 	r := c.Do(req)

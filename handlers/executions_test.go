@@ -109,7 +109,7 @@ func TestExecutionRunFromBotPage(t *testing.T) {
 	require.Equal(t, 2, countRows(t, a, "bot_executions", ""))
 }
 
-func TestExecutionRunRefusals(t *testing.T) {
+func TestExecutionRunRefusals(t *testing.T) { //nolint:tparallel // subtests share one signed-in client, and rows are counted between them; they run in order
 	t.Parallel()
 	a, c, u := signedIn(t, models.RoleUser)
 	b := execBot(t, a, u, "strict", models.BotActive)
@@ -176,7 +176,7 @@ func TestExecutionRunRefusals(t *testing.T) {
 	}
 }
 
-func TestExecutionPermissions(t *testing.T) {
+func TestExecutionPermissions(t *testing.T) { //nolint:tparallel // subtests count the audit and execution rows the others add; they run in order
 	t.Parallel()
 	a := testutil.NewApp(t)
 	owner := testutil.CreateUserWithPassword(t, a.DB, models.RoleUser)
@@ -300,7 +300,7 @@ func TestExecutionPage(t *testing.T) {
 
 // The live fragments poll while an execution is in flight and stop when it
 // is final.
-func TestExecutionLiveStopsPollingWhenFinal(t *testing.T) {
+func TestExecutionLiveStopsPollingWhenFinal(t *testing.T) { //nolint:tparallel // the history subtest needs the states the page-panel subtest set; they run in order
 	t.Parallel()
 	a, c, u := signedIn(t, models.RoleUser)
 	b := execBot(t, a, u, "live", models.BotActive)
@@ -378,7 +378,7 @@ func TestExecutionLiveStopsPollingWhenFinal(t *testing.T) {
 	})
 }
 
-func TestExecutionCancel(t *testing.T) {
+func TestExecutionCancel(t *testing.T) { //nolint:tparallel // subtests share one signed-in client (its flashes) and count audit rows; they run in order
 	t.Parallel()
 	a, c, u := signedIn(t, models.RoleUser)
 	b := execBot(t, a, u, "cancellable", models.BotActive)

@@ -29,7 +29,7 @@ func jsonBody(t *testing.T, resp *http.Response) map[string]any {
 func TestHealthz(t *testing.T) {
 	t.Parallel()
 	a := testutil.NewApp(t)
-	resp := a.Do(t, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	resp := a.Do(t, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/healthz", nil))
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, "ok", jsonBody(t, resp)["status"])
 	require.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
@@ -38,7 +38,7 @@ func TestHealthz(t *testing.T) {
 func TestReadyz(t *testing.T) {
 	t.Parallel()
 	a := testutil.NewApp(t)
-	resp := a.Do(t, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	resp := a.Do(t, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/readyz", nil))
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	body := jsonBody(t, resp)
 	require.Equal(t, "ready", body["status"])
@@ -50,7 +50,7 @@ func TestReadyzSchemaBehind(t *testing.T) {
 	a := testutil.NewApp(t)
 	_, err := a.Migrator.Down(context.Background(), 1)
 	require.NoError(t, err)
-	resp := a.Do(t, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	resp := a.Do(t, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/readyz", nil))
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	body := jsonBody(t, resp)
 	require.Equal(t, "unavailable", body["status"])
@@ -61,12 +61,12 @@ func TestReadyzDatabaseDown(t *testing.T) {
 	t.Parallel()
 	a := testutil.NewApp(t)
 	require.NoError(t, a.DB.Close())
-	resp := a.Do(t, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	resp := a.Do(t, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/readyz", nil))
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	require.Equal(t, "database unreachable", jsonBody(t, resp)["reason"])
 
 	// Liveness does not depend on the database.
-	resp = a.Do(t, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	resp = a.Do(t, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/healthz", nil))
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 }
 
@@ -123,7 +123,7 @@ func TestNotFoundPage(t *testing.T) {
 	require.Equal(t, 1, d.Find(`[data-testid="header"]`).Length(), "error pages use the layout")
 
 	// JSON clients get JSON.
-	req := httptest.NewRequest(http.MethodGet, "/no/such/page", nil)
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/no/such/page", nil)
 	req.Header.Set("Accept", "application/json")
 	resp = a.Do(t, req)
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
@@ -136,7 +136,7 @@ func TestInternalErrorPage(t *testing.T) {
 	a.Fiber.Get("/test/boom", boom)
 	a.Fiber.Get("/test/panic", func(c *fiberCtx) error { panic("kaboom") })
 	for _, path := range []string{"/test/boom", "/test/panic"} {
-		resp := a.Do(t, httptest.NewRequest(http.MethodGet, path, nil))
+		resp := a.Do(t, httptest.NewRequestWithContext(t.Context(), http.MethodGet, path, nil))
 		require.Equal(t, http.StatusInternalServerError, resp.StatusCode, path)
 		body, _ := io.ReadAll(resp.Body)
 		require.Contains(t, string(body), "Something went wrong")
@@ -157,7 +157,7 @@ func TestStaticAssetsAreEmbeddedAndCached(t *testing.T) {
 		if !ok {
 			href, _ = node.Attr("src")
 		}
-		resp := a.Do(t, httptest.NewRequest(http.MethodGet, href, nil))
+		resp := a.Do(t, httptest.NewRequestWithContext(t.Context(), http.MethodGet, href, nil))
 		require.Equal(t, http.StatusOK, resp.StatusCode, href)
 		require.Equal(t, "public, max-age=31536000, immutable", resp.Header.Get("Cache-Control"), href)
 		etag := resp.Header.Get("ETag")
@@ -167,16 +167,16 @@ func TestStaticAssetsAreEmbeddedAndCached(t *testing.T) {
 
 		// Without the version: short cache, and a 304 for a matching ETag.
 		plain := strings.Split(href, "?")[0]
-		req := httptest.NewRequest(http.MethodGet, plain, nil)
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, plain, nil)
 		req.Header.Set("If-None-Match", etag)
 		resp = a.Do(t, req)
 		require.Equal(t, http.StatusNotModified, resp.StatusCode)
 		require.Contains(t, resp.Header.Get("Cache-Control"), "max-age=300")
 	}
-	resp := a.Do(t, httptest.NewRequest(http.MethodGet, "/static/css/app.css", nil))
+	resp := a.Do(t, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/static/css/app.css", nil))
 	require.Contains(t, resp.Header.Get("Content-Type"), "text/css")
 	for _, bad := range []string{"/static/nope.css", "/static/../go.mod", "/static/src/app.css"} {
-		resp := a.Do(t, httptest.NewRequest(http.MethodGet, bad, nil))
+		resp := a.Do(t, httptest.NewRequestWithContext(t.Context(), http.MethodGet, bad, nil))
 		require.Equal(t, http.StatusNotFound, resp.StatusCode, bad)
 	}
 }

@@ -22,7 +22,7 @@ func TestCSRFTokenIsNotTakenFromTheQueryString(t *testing.T) {
 	require.NotEmpty(t, token)
 	post := func(path string, form url.Values, header http.Header) int {
 		t.Helper()
-		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, path, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		for k, vs := range header {
 			req.Header[k] = vs

@@ -43,7 +43,7 @@ func requireUnavailable(t *testing.T, a *testutil.App, f dbDownFixture) {
 		require.Contains(t, d.Find("main").Text(), "database cannot be reached", path)
 	}
 	// htmx gets the flash, with the same status.
-	req := httptest.NewRequest(http.MethodGet, "/executions/rows", nil)
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/executions/rows", nil)
 	req.Header.Set("HX-Request", "true")
 	r := f.c.Do(req)
 	require.Equal(t, http.StatusServiceUnavailable, r.StatusCode, r.Body)
@@ -64,7 +64,7 @@ func requireUnavailable(t *testing.T, a *testutil.App, f dbDownFixture) {
 	require.Equal(t, "5", h.header.Get("Retry-After"))
 	require.Contains(t, h.body["detail"], "database cannot be reached")
 
-	resp := a.Do(t, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	resp := a.Do(t, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/healthz", nil))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "liveness does not need the database")
 }
 

@@ -21,12 +21,12 @@ import (
 // reads the answer.
 func sendRaw(t *testing.T, base, method, path, head string) (*http.Response, []byte) {
 	t.Helper()
-	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	conn, err := (&net.Dialer{}).DialContext(t.Context(), "tcp", strings.TrimPrefix(base, "http://"))
 	require.NoError(t, err)
 	defer func() { _ = conn.Close() }()
 	_, err = fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: codex32.test\r\n%s\r\n", method, path, head)
 	require.NoError(t, err)
-	req, _ := http.NewRequest(method, base+path, nil)
+	req, _ := http.NewRequestWithContext(t.Context(), method, base+path, nil)
 	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
 	require.NoError(t, err)
 	defer func() { _ = resp.Body.Close() }()
@@ -67,7 +67,7 @@ func TestOversizedRequestsAnswerProblemsToPrograms(t *testing.T) {
 		require.Equal(t, tc.status, p.Status, what)
 		require.NotContains(t, string(body), sec.Token, "%s: the token is not echoed", what)
 		if strings.HasPrefix(tc.path, "/api/") {
-			req, _ := http.NewRequest(tc.method, base+tc.path, nil)
+			req, _ := http.NewRequestWithContext(t.Context(), tc.method, base+tc.path, nil)
 			theContract(t).checkResponse(t, what, req, resp, body)
 		}
 	}

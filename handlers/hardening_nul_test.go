@@ -58,7 +58,7 @@ func TestNULIsRefusedOnPages(t *testing.T) {
 	require.NoError(t, mw.WriteField("name", "key\x00"))
 	require.NoError(t, mw.WriteField("scopes", "read"))
 	require.NoError(t, mw.Close())
-	req := httptest.NewRequest(http.MethodPost, "/settings/api-keys", &body)
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/settings/api-keys", &body)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	r = c.Do(req)
 	require.Equal(t, http.StatusBadRequest, r.StatusCode, r.Body)

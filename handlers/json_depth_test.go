@@ -21,7 +21,7 @@ func nested(depth int) string {
 // (1,001 levels and more) and be queued on Postgres: the API with a 422
 // naming the input, the Run form with its 422 page, a webhook with a 400
 // (as for a body that is not JSON). At the limit they are queued.
-func TestInputsNestedTooDeepAreRefused(t *testing.T) {
+func TestInputsNestedTooDeepAreRefused(t *testing.T) { //nolint:tparallel // subtests count the queued executions of the one app; they run in order
 	t.Parallel()
 	a := testutil.NewApp(t)
 	queued := func() int { return countRows(t, a, "bot_executions", "") }

@@ -27,9 +27,9 @@ func TestParallelGuessesAreThrottledToo(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			form := url.Values{"email": {u.Email}, "password": {"guess " + itoa(i)}, "_csrf": {c.CSRF}}
-			req := httptest.NewRequest(http.MethodPost, "/login", stringsReader(form.Encode()))
+			req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/login", stringsReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.AddCookie(&http.Cookie{Name: a.Sessions.CookieName(), Value: c.Cookie(a.Sessions.CookieName())})
+			req.AddCookie(&http.Cookie{Name: a.Sessions.CookieName(), Value: c.Cookie(a.Sessions.CookieName())}) //nolint:gosec // G124: a request cookie (name and value only)
 			resp, err := a.Fiber.Test(req, -1)
 			if err != nil {
 				errs[i] = err
@@ -78,7 +78,7 @@ func TestHTMXPostAfterSessionExpiryGoesToLogin(t *testing.T) {
 	token := c.CSRF
 	_, err := a.DB.Bun.NewDelete().Model((*models.Session)(nil)).Where("1 = 1").Exec(bg) // expired / ended
 	require.NoError(t, err)
-	req := httptest.NewRequest(http.MethodPost, "/audit/verify", nil)
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/audit/verify", nil)
 	req.Header.Set("HX-Request", "true")
 	req.Header.Set("X-CSRF-Token", token)
 	r := c.Do(req)

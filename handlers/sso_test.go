@@ -41,7 +41,7 @@ import (
 // exists before the app, so the callback URLs are known).
 func ssoApp(t *testing.T, cfg handlers.SSOConfig) (*testutil.App, string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	base := "http://" + ln.Addr().String()
 	cfg.BaseURL = base
@@ -184,7 +184,9 @@ func (r ssoResult) location(t *testing.T) string {
 
 func (b *ssoBrowser) do(c *http.Client, rawURL string) ssoResult {
 	b.t.Helper()
-	resp, err := c.Get(rawURL)
+	req, err := http.NewRequestWithContext(b.t.Context(), http.MethodGet, rawURL, nil)
+	require.NoError(b.t, err, "GET %s", rawURL)
+	resp, err := c.Do(req)
 	require.NoError(b.t, err, "GET %s", rawURL)
 	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(resp.Body)
@@ -738,6 +740,7 @@ func TestSSOExistingAccountWithSameEmail(t *testing.T) {
 	t.Parallel()
 	const email = "victim@example.com"
 	local := func(t *testing.T, a *testutil.App) *models.User {
+		t.Helper()
 		return ssoCreateUser(t, a, email, models.RoleUser, testutil.TestPassword)
 	}
 	cases := []struct {
@@ -755,6 +758,7 @@ func TestSSOExistingAccountWithSameEmail(t *testing.T) {
 			login: ssoUser("sub-x", email, false), reason: "already exists"},
 		{name: "linking on, address verified by another provider", linking: true,
 			victim: func(t *testing.T, a *testutil.App) *models.User {
+				t.Helper()
 				u := ssoCreateUser(t, a, email, models.RoleUser, "")
 				ssoLinkIdentity(t, a, u, "github", "1", email, true)
 				return u
@@ -762,6 +766,7 @@ func TestSSOExistingAccountWithSameEmail(t *testing.T) {
 			login: ssoUser("sub-x", email, true), linked: true},
 		{name: "linking on, account's address never verified", linking: true,
 			victim: func(t *testing.T, a *testutil.App) *models.User {
+				t.Helper()
 				u := ssoCreateUser(t, a, email, models.RoleUser, "")
 				ssoLinkIdentity(t, a, u, "github", "1", email, false)
 				return u
@@ -771,6 +776,7 @@ func TestSSOExistingAccountWithSameEmail(t *testing.T) {
 		// creates accounts without a password) counts as verified.
 		{name: "linking on, account created by an administrator", linking: true,
 			victim: func(t *testing.T, a *testutil.App) *models.User {
+				t.Helper()
 				return ssoCreateUser(t, a, email, models.RoleUser, "")
 			},
 			login: ssoUser("sub-x", email, true), linked: true},
@@ -778,16 +784,19 @@ func TestSSOExistingAccountWithSameEmail(t *testing.T) {
 		// password, no identity yet) is claimed even with linking off.
 		{name: "linking off, account created by an administrator", linking: false,
 			victim: func(t *testing.T, a *testutil.App) *models.User {
+				t.Helper()
 				return ssoCreateUser(t, a, email, models.RoleUser, "")
 			},
 			login: ssoUser("sub-x", email, true), linked: true},
 		{name: "linking off, invited account, provider did not verify the address", linking: false,
 			victim: func(t *testing.T, a *testutil.App) *models.User {
+				t.Helper()
 				return ssoCreateUser(t, a, email, models.RoleUser, "")
 			},
 			login: ssoUser("sub-x", email, false), reason: "already exists"},
 		{name: "linking on, account disabled", linking: true,
 			victim: func(t *testing.T, a *testutil.App) *models.User {
+				t.Helper()
 				u := local(t, a)
 				_, err := models.SetUserActive(context.Background(), a.DB.Bun, models.SystemActor("test"), u.ID, false)
 				require.NoError(t, err)

@@ -37,7 +37,7 @@ func TestUsersPageListsAndSearches(t *testing.T) {
 func TestUsersPageSearchAsYouTypeWithHTMX(t *testing.T) {
 	t.Parallel()
 	_, c, _ := signedIn(t, models.RoleAdmin)
-	req := httptest.NewRequest(http.MethodGet, "/admin/users?q=x", nil)
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/admin/users?q=x", nil)
 	req.Header.Set("HX-Request", "true")
 	r := c.Do(req)
 	require.Equal(t, http.StatusOK, r.StatusCode)

@@ -95,7 +95,7 @@ func TestStandardWebhookConcurrentReplaysRunOnce(t *testing.T) {
 	answers := make(chan answer, n)
 	for range n {
 		go func() { // no require here: it cannot stop the test from this goroutine
-			req := httptest.NewRequest(http.MethodPost, "/hooks/"+sec.Token, strings.NewReader(body))
+			req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/hooks/"+sec.Token, strings.NewReader(body))
 			req.Header = h.Clone()
 			req.Header.Set("Content-Type", "application/json")
 			resp, err := a.Fiber.Test(req, -1)

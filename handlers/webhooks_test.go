@@ -32,7 +32,7 @@ type hookCall struct {
 
 func callHook(t *testing.T, a *testutil.App, method, path, contentType string, body []byte, header http.Header) hookCall {
 	t.Helper()
-	req := httptest.NewRequest(method, path, strings.NewReader(string(body)))
+	req := httptest.NewRequestWithContext(t.Context(), method, path, strings.NewReader(string(body)))
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
@@ -209,7 +209,7 @@ func TestWebhookTabForViewers(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, r.StatusCode)
 }
 
-func TestWebhookCallRefusals(t *testing.T) {
+func TestWebhookCallRefusals(t *testing.T) { //nolint:tparallel // subtests count the executions and audit rows of the one webhook; they run in order
 	t.Parallel()
 	a := testutil.NewApp(t)
 	owner := testutil.CreateUser(t, a.DB, models.RoleUser)
@@ -401,7 +401,7 @@ func TestWebhookTokenStaysOutOfTheLogs(t *testing.T) {
 	require.NoError(t, err)
 
 	for _, m := range []string{http.MethodPost, http.MethodGet} {
-		req := httptest.NewRequest(m, "/hooks/"+sec.Token, strings.NewReader(`{}`))
+		req := httptest.NewRequestWithContext(t.Context(), m, "/hooks/"+sec.Token, strings.NewReader(`{}`))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := app.Test(req, -1)
 		require.NoError(t, err)

@@ -52,7 +52,7 @@ func TestWebhookURLsUseTheBaseURL(t *testing.T) {
 
 	c.Get("/bots/" + b.ID.String() + "?tab=triggers") // a CSRF token
 	form := url.Values{"description": {"CI"}, "sync_timeout_seconds": {"0"}, "_csrf": {c.CSRF}}
-	req := httptest.NewRequest(http.MethodPost, "/bots/"+b.ID.String()+"/webhooks", strings.NewReader(form.Encode()))
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/bots/"+b.ID.String()+"/webhooks", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Host = internal
 	r := c.Do(req)
@@ -64,7 +64,7 @@ func TestWebhookURLsUseTheBaseURL(t *testing.T) {
 	require.True(t, strings.HasPrefix(listed, base+"/hooks/"), listed)
 	require.NotContains(t, r.Body, internal)
 
-	req = httptest.NewRequest(http.MethodPost, strings.TrimPrefix(hookURL, base), strings.NewReader(`{}`))
+	req = httptest.NewRequestWithContext(t.Context(), http.MethodPost, strings.TrimPrefix(hookURL, base), strings.NewReader(`{}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Host = internal
 	resp := a.Do(t, req)
@@ -82,7 +82,7 @@ func TestWebhookURLsFollowTheRequestHost(t *testing.T) {
 	owner := testutil.CreateUser(t, a.DB, models.RoleUser)
 	b := execBot(t, a, owner, "internal", models.BotActive)
 	_, sec := hookOf(t, a, b, false, 0)
-	req := httptest.NewRequest(http.MethodPost, "/hooks/"+sec.Token, strings.NewReader(`{}`))
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/hooks/"+sec.Token, strings.NewReader(`{}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Host = "codex32.internal:8080"
 	resp := a.Do(t, req)

@@ -115,7 +115,7 @@ func TestBothDialectsHaveTheSameVersions(t *testing.T) {
 	require.NoError(t, err)
 	lite, err := migrations.Load(models.SQLite)
 	require.NoError(t, err)
-	require.Equal(t, len(pg), len(lite))
+	require.Len(t, lite, len(pg))
 	for i := range pg {
 		require.Equal(t, pg[i].Version, lite[i].Version)
 		require.Equal(t, pg[i].Name, lite[i].Name)

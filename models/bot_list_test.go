@@ -72,7 +72,7 @@ func TestQueryBotsFiltersAndCounts(t *testing.T) {
 	require.Equal(t, alice.Email, p.Rows[0].OwnerEmail)
 	require.NotNil(t, p.Rows[0].ActiveVersion)
 	require.Equal(t, 1, *p.Rows[0].ActiveVersion)
-	require.EqualValues(t, -1, p.Rows[0].SuccessRate(), "never ran")
+	require.InDelta(t, -1, p.Rows[0].SuccessRate(), 0, "never ran") // delta 0: exactly
 
 	capped, err := models.QueryBots(ctx, db.Bun, models.BotQuery{CountCap: 2})
 	require.NoError(t, err)

@@ -3,6 +3,7 @@ package models_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -61,7 +62,7 @@ func TestConcurrentSavesOfTheSameVersion(t *testing.T) {
 	results := make([]error, n)
 	for i := range n {
 		wg.Go(func() {
-			cfg := json.RawMessage(`{"method":"GET","url":"https://example.test/` + string(rune('a'+i)) + `"}`)
+			cfg := json.RawMessage(`{"method":"GET","url":"https://example.test/` + fmt.Sprintf("%c", 'a'+i) + `"}`)
 			_, results[i] = models.CreateBotVersion(ctx, db.Bun, actor, b.ID, 1, models.KindHTTP, cfg, "edit")
 		})
 	}

@@ -417,7 +417,7 @@ func internLines(a, b []string) (ai, bi []int32) {
 		for i, l := range lines {
 			id, ok := ids[l]
 			if !ok {
-				id = int32(len(ids))
+				id = int32(len(ids)) //nolint:gosec // G115: lineDiff interns only texts of at most MaxDiffLines lines
 				ids[l] = id
 			}
 			out[i] = id

@@ -330,7 +330,7 @@ func TestDiffLinesIsAMinimalAlignment(t *testing.T) {
 	randomDoc := func() []string {
 		doc := make([]string, rng.IntN(40))
 		for i := range doc {
-			doc[i] = string(rune('a' + rng.IntN(4)))
+			doc[i] = string("abcd"[rng.IntN(4)])
 		}
 		return doc
 	}

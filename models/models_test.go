@@ -3,7 +3,6 @@ package models_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"testing"
 	"time"
 
@@ -314,7 +313,7 @@ func TestAuditWriteFailureRollsBackChange(t *testing.T) {
 	err = models.CreateUser(ctx, db.Bun, models.SystemActor("test"), &models.User{Email: "a@b.test", Username: "a"})
 	require.Error(t, err)
 	require.Zero(t, count(t, db, "users", ""))
-	require.False(t, errors.Is(err, models.ErrConflict))
+	require.NotErrorIs(t, err, models.ErrConflict)
 }
 
 func TestCountBotsByStatus(t *testing.T) {

@@ -194,8 +194,8 @@ func (r *SecretRefusal) Error() string { return "secret " + r.Name + ": " + r.Re
 const (
 	// One wording for "not granted" and "does not exist", so a bot's
 	// author cannot learn which secret names exist by trying them.
-	secretNotGranted = "this bot may not use it (or it is not set); an admin can add or grant it under Admin → Secrets"
-	secretNoHosts    = "it may not be sent anywhere yet; an admin can choose its hosts under Admin → Secrets"
+	secretNotGranted = "this bot may not use it (or it is not set); an admin can add or grant it under Admin → Secrets" //nolint:gosec // G101: a refusal message, not a credential
+	secretNoHosts    = "it may not be sent anywhere yet; an admin can choose its hosts under Admin → Secrets"           //nolint:gosec // G101: a refusal message, not a credential
 )
 
 // refuse says whether bot u may use s, and why not.

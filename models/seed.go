@@ -82,12 +82,12 @@ func Seed(ctx context.Context, db *DB, o SeedOptions) (SeedStats, error) {
 		return SeedStats{}, err
 	}
 	if o.Rand == nil {
-		o.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+		o.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())) //nolint:gosec // G404: demo data, not secrets
 	}
 	s := &seeder{db: db, o: o, r: o.Rand, now: now()}
 	s.pools = newSeedPools(s.r)
 	s.execSeed = s.r.Uint64()
-	auditRand := rand.New(rand.NewPCG(s.r.Uint64(), s.r.Uint64()))
+	auditRand := rand.New(rand.NewPCG(s.r.Uint64(), s.r.Uint64())) //nolint:gosec // G404: demo data, reproducible from the seed
 	if err := s.seedUsers(ctx); err != nil {
 		return s.st, err
 	}
@@ -490,7 +490,7 @@ func (s *seeder) copyBots(ctx context.Context, c botChunk) error {
 		[]string{"id", "bot_id", "number", "kind", "config", "content_hash", "changelog", "author_id", "created_at"},
 		pgx.CopyFromSlice(len(c.versions), func(i int) ([]any, error) {
 			v := &c.versions[i]
-			return []any{[16]byte(v.ID), [16]byte(v.BotID), int32(v.Number), string(v.Kind), []byte(v.Config), v.ContentHash,
+			return []any{[16]byte(v.ID), [16]byte(v.BotID), v.Number, string(v.Kind), []byte(v.Config), v.ContentHash,
 				v.Changelog, pgUUID(v.AuthorID), v.CreatedAt}, nil
 		}))
 	if err != nil {
@@ -662,7 +662,7 @@ type execPlanner struct {
 
 func (s *seeder) newExecPlanner() *execPlanner {
 	p := &execPlanner{s: s}
-	p.r = rand.New(&p.pcg)
+	p.r = rand.New(&p.pcg) //nolint:gosec // G404: demo data, reproducible from the seed
 	// A few executions are still queued or running; the rest finished over
 	// the last 90 days, in time order (as they would have been inserted).
 	p.live = min(s.o.Executions/200, 25)
@@ -672,7 +672,7 @@ func (s *seeder) newExecPlanner() *execPlanner {
 
 func (p *execPlanner) plan(k int) execPlan {
 	s, r := p.s, p.r
-	p.pcg.Seed(s.execSeed, splitmix64(uint64(k)))
+	p.pcg.Seed(s.execSeed, splitmix64(uint64(k))) //nolint:gosec // G115: k is an index (≥ 0), only hashed
 	var e execPlan
 	if k < p.hist {
 		e.queued = s.spread(r, s.now.Add(-seedHistorySpan), seedHistorySpan-15*time.Minute, k, p.hist)
@@ -864,7 +864,7 @@ func (s *seeder) copyExecutions(ctx context.Context, rows []Execution) error {
 				dur = *e.DurationMS
 			}
 			return []any{[16]byte(e.ID), [16]byte(e.BotID), pgUUID(e.VersionID), string(e.Status), string(e.Trigger),
-				pgJSON(e.Input), pgJSON(e.Output), e.Error, e.Logs, int32(e.Attempt), int32(e.MaxAttempts),
+				pgJSON(e.Input), pgJSON(e.Output), e.Error, e.Logs, e.Attempt, e.MaxAttempts,
 				e.QueuedAt, pgTime(e.StartedAt), pgTime(e.EndedAt), dur, pgUUID(e.RequestedBy)}, nil
 		}))
 	if err != nil {

@@ -248,7 +248,8 @@ func TestSeedIsReproducible(t *testing.T) {
 		require.NoError(t, db.Bun.NewRaw("SELECT name FROM bots ORDER BY created_at").Scan(ctx, &out))
 		return out
 	}
-	require.Equal(t, names(), names())
+	first := names()
+	require.Equal(t, first, names())
 }
 
 func TestSeedRefusesBadOptions(t *testing.T) {

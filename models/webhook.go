@@ -25,25 +25,25 @@ import (
 type Webhook struct {
 	bun.BaseModel `bun:"table:bot_webhooks,alias:wh"`
 
-	ID                 uuid.UUID  `bun:"id,pk,type:uuid"`
-	BotID              uuid.UUID  `bun:"bot_id,notnull,type:uuid"`
-	Description        string     `bun:"description,notnull"`
-	TokenHash          string     `bun:"token_hash,notnull"`
-	TokenPrefix        string     `bun:"token_prefix,notnull"` // shown in lists to tell webhooks apart
-	SigningCiphertext  []byte     `bun:"signing_ciphertext"`
-	SigningNonce       []byte     `bun:"signing_nonce"`
-	SigningKeyID       string     `bun:"signing_key_id,notnull"`
-	Enabled            bool       `bun:"enabled,notnull"`
-	SyncTimeoutSeconds int        `bun:"sync_timeout_seconds,notnull"`
+	ID                 uuid.UUID `bun:"id,pk,type:uuid"`
+	BotID              uuid.UUID `bun:"bot_id,notnull,type:uuid"`
+	Description        string    `bun:"description,notnull"`
+	TokenHash          string    `bun:"token_hash,notnull"`
+	TokenPrefix        string    `bun:"token_prefix,notnull"` // shown in lists to tell webhooks apart
+	SigningCiphertext  []byte    `bun:"signing_ciphertext"`
+	SigningNonce       []byte    `bun:"signing_nonce"`
+	SigningKeyID       string    `bun:"signing_key_id,notnull"`
+	Enabled            bool      `bun:"enabled,notnull"`
+	SyncTimeoutSeconds int       `bun:"sync_timeout_seconds,notnull"`
 	// SignatureScheme is SchemeStandard or SchemeLegacy (signed webhooks).
-	SignatureScheme string `bun:"signature_scheme,notnull"`
-	LastCalledAt       *time.Time `bun:"last_called_at"`
-	RejectedCount      int64      `bun:"rejected_count,notnull"`
-	LastRejectedAt     *time.Time `bun:"last_rejected_at"`
-	RejectedAuditedAt  *time.Time `bun:"rejected_audited_at"`
-	CreatedBy          *uuid.UUID `bun:"created_by,type:uuid"`
-	CreatedAt          time.Time  `bun:"created_at,notnull"`
-	UpdatedAt          time.Time  `bun:"updated_at,notnull"`
+	SignatureScheme   string     `bun:"signature_scheme,notnull"`
+	LastCalledAt      *time.Time `bun:"last_called_at"`
+	RejectedCount     int64      `bun:"rejected_count,notnull"`
+	LastRejectedAt    *time.Time `bun:"last_rejected_at"`
+	RejectedAuditedAt *time.Time `bun:"rejected_audited_at"`
+	CreatedBy         *uuid.UUID `bun:"created_by,type:uuid"`
+	CreatedAt         time.Time  `bun:"created_at,notnull"`
+	UpdatedAt         time.Time  `bun:"updated_at,notnull"`
 }
 
 // Webhook limits.

@@ -10,7 +10,7 @@ import (
 
 // DefaultAPIKeySecret is the secret an llm bot's API key comes from unless
 // its config names another.
-const DefaultAPIKeySecret = "OPENAI_API_KEY"
+const DefaultAPIKeySecret = "OPENAI_API_KEY" //nolint:gosec // G101: the name of a secret, not its value
 
 // LLMConfig asks an OpenAI-compatible chat model. The prompts are templates
 // over the input only: secrets would be sent to the model.

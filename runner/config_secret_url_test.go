@@ -9,6 +9,7 @@ import (
 // A secret in a URL's host or port would be looked up through DNS (and so
 // reach whoever runs the name server) before any destination check.
 func TestHTTPConfigRefusesSecretsInSchemeHostOrPort(t *testing.T) {
+	t.Parallel()
 	const msg = "a secret cannot be part of the URL's scheme, host or port"
 	h := models.KindHTTP
 	runErrCases(t, []errCase{
@@ -23,6 +24,7 @@ func TestHTTPConfigRefusesSecretsInSchemeHostOrPort(t *testing.T) {
 		"user-info": `{"url": "https://bot:{{secret.API_TOKEN}}@example.com/"}`,
 	} {
 		t.Run("allowed in the "+name, func(t *testing.T) {
+			t.Parallel()
 			cfg := mustValidate(t, h, raw)
 			if got := cfg.SecretNames(); len(got) != 1 || got[0] != "API_TOKEN" {
 				t.Fatalf("secrets %v", got)

@@ -151,17 +151,17 @@ func insertRate(t *testing.T, db *models.DB, spec testutil.DBSpec) float64 {
 		}
 		defer func() { _ = sdb.Close() }()
 		sdb.SetMaxOpenConns(1)
-		if _, err := sdb.Exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, doc TEXT)`); err != nil {
+		if _, err := sdb.ExecContext(t.Context(), `CREATE TABLE t (id INTEGER PRIMARY KEY, doc TEXT)`); err != nil {
 			t.Fatal(err)
 		}
 		doc := `{"pad": "` + fmt.Sprintf("%01000d", 0) + `"}`
 		start, n := time.Now(), 0
 		for time.Since(start) < 3*time.Second {
-			tx, err := sdb.Begin()
+			tx, err := sdb.BeginTx(t.Context(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := tx.Exec(`INSERT INTO t (doc) VALUES (?)`, doc); err != nil {
+			if _, err := tx.ExecContext(t.Context(), `INSERT INTO t (doc) VALUES (?)`, doc); err != nil {
 				t.Fatal(err)
 			}
 			if err := tx.Commit(); err != nil {
@@ -179,7 +179,7 @@ func insertRate(t *testing.T, db *models.DB, spec testutil.DBSpec) float64 {
 		t.Fatal(err)
 	}
 	script := filepath.Join(t.TempDir(), "insert.sql")
-	if err := os.WriteFile(script, []byte(`INSERT INTO perf_insert (doc) VALUES (('{"pad": "' || repeat('x', 1000) || '"}')::jsonb);`+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(script, []byte(`INSERT INTO perf_insert (doc) VALUES (('{"pad": "' || repeat('x', 1000) || '"}')::jsonb);`+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse(spec.URL)
@@ -189,7 +189,7 @@ func insertRate(t *testing.T, db *models.DB, spec testutil.DBSpec) float64 {
 	q.Del("pool_max_conns")
 	q.Set("options", "-csearch_path="+schema)
 	u.RawQuery = q.Encode()
-	out, err := exec.Command("pgbench", "-n", "-c", "8", "-j", "2", "-T", "5", "-f", script, u.String()).CombinedOutput()
+	out, err := exec.CommandContext(t.Context(), "pgbench", "-n", "-c", "8", "-j", "2", "-T", "5", "-f", script, u.String()).CombinedOutput()
 	if err != nil {
 		t.Fatalf("pgbench: %v\n%s", err, out)
 	}

@@ -132,6 +132,7 @@ func TestEngineRequestRollsBackTogether(t *testing.T) {
 }
 
 func countRowsTx(t *testing.T, tx bun.Tx, q string) int {
+	t.Helper()
 	var n int
 	if err := tx.NewRaw(q).Scan(context.Background(), &n); err != nil {
 		t.Fatal(err)

@@ -54,13 +54,15 @@ func (e *Engine) Stop(ctx context.Context) error {
 	err := e.queue.stop(ctx)
 	if err != nil {
 		e.log.Warn("grace period over: interrupting running executions")
-		hard, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		// ctx has ended (that is why we are here): the hard stop and the
+		// unregistering below get time of their own, keeping ctx's values.
+		hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		err = e.queue.stopAndCancel(hard)
 		cancel()
 	}
 	e.stopUp()
 	e.upkeepWG.Wait()
-	rm, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	rm, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if rmErr := models.RemoveWorker(rm, e.db, e.cfg.WorkerID); rmErr != nil {
 		e.log.Warn("unregister worker", "err", rmErr)
@@ -74,7 +76,7 @@ func (e *Engine) loop(name string, every time.Duration, fn func(context.Context)
 	go func() {
 		defer e.upkeepWG.Done()
 		for {
-			jitter := time.Duration(float64(every) * (0.9 + 0.2*rand.Float64()))
+			jitter := time.Duration(float64(every) * (0.9 + 0.2*rand.Float64())) //nolint:gosec // G404: timing jitter, not a secret
 			select {
 			case <-e.upkeepCtx.Done():
 				return

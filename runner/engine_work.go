@@ -110,7 +110,7 @@ func (e *Engine) awaitSlot(ctx context.Context, args ExecuteArgs) (*ScriptHold, 
 	}
 	holdCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	defer context.AfterFunc(e.draining, cancel)()
+	defer context.AfterFunc(e.draining, cancel)() //nolint:contextcheck // draining only signals the stop; the hold runs under ctx
 	hold, err := e.cfg.Scripts.Hold(holdCtx)
 	if err != nil {
 		return nil, false, river.JobSnooze(0)
@@ -283,7 +283,7 @@ func unstorableOutput(out json.RawMessage) string {
 func (e *Engine) record(jobCtx context.Context, f models.Finish) error {
 	var err error
 	for try, wait := 0, 100*time.Millisecond; try < 10 || jobCtx.Err() == nil; try, wait = try+1, min(wait*2, 10*time.Second) {
-		if err = e.recordOnce(f, try == 0); err == nil {
+		if err = e.recordOnce(jobCtx, f, try == 0); err == nil {
 			return nil
 		}
 		e.log.Warn("record execution outcome", "execution", f.ID, "err", err)
@@ -298,9 +298,11 @@ func (e *Engine) record(jobCtx context.Context, f models.Finish) error {
 // output and logs, with the reason, so that a result that can never be
 // written still ends its execution. An error means even that failed: the
 // database is away.
-func (e *Engine) recordOnce(f models.Finish, batched bool) error {
+func (e *Engine) recordOnce(jobCtx context.Context, f models.Finish, batched bool) error {
 	finish := func(f models.Finish) (error, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		// The outcome is stored even after the job's context has ended (the
+		// worker stopping): keep its values, not its cancellation.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(jobCtx), time.Minute)
 		defer cancel()
 		if batched {
 			return e.finishes.Do(ctx, f)

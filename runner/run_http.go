@@ -467,7 +467,7 @@ func maskJSONStrings(raw json.RawMessage, secrets map[string]string) json.RawMes
 		}
 		switch t := tok.(type) {
 		case json.Delim:
-			b.WriteByte(byte(t))
+			b.WriteByte(byte(t)) //nolint:gosec // G115: a json.Delim is one of {}[], ASCII
 			stack = append(stack, frame{obj: t == '{'})
 		case string:
 			b.Write(quoteJSON(maskSecrets(t, secrets)))

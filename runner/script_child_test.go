@@ -3,11 +3,9 @@ package runner
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -32,7 +30,7 @@ func startRawChild(t *testing.T) *rawChild {
 	require.NoError(t, err)
 	cancelR, cancelW, err := os.Pipe()
 	require.NoError(t, err)
-	cmd := exec.Command(exe)
+	cmd := exec.CommandContext(t.Context(), exe)
 	cmd.Env = []string{envSandboxChild + "=1", EnvSandboxMemoryLimit + "=" + "67108864", envSandboxCancelFD + "=3"}
 	cmd.ExtraFiles = []*os.File{cancelR}
 	stdin, err := cmd.StdinPipe()
@@ -88,9 +86,9 @@ func TestScriptSandboxChildExitsWhenThePoolIsGone(t *testing.T) {
 	select {
 	case err := <-done:
 		var ee *exec.ExitError
-		require.True(t, errors.As(err, &ee), "got %v", err)
+		require.ErrorAs(t, err, &ee, "got %v", err)
 		require.Equal(t, 1, ee.ExitCode())
-		require.True(t, strings.Contains(stderr.String(), "the pool is gone"), stderr.String())
+		require.Contains(t, stderr.String(), "the pool is gone")
 	case <-time.After(scriptKillGrace + 10*time.Second):
 		t.Fatal("the orphaned child is still running")
 	}

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"math"
 	"runtime/metrics"
 	"sync/atomic"
 	"time"
@@ -112,5 +113,5 @@ func heapObjectBytes() int64 {
 	if s[0].Value.Kind() != metrics.KindUint64 {
 		return 0
 	}
-	return int64(s[0].Value.Uint64())
+	return int64(min(s[0].Value.Uint64(), math.MaxInt64))
 }

@@ -23,6 +23,9 @@ func limitAddressSpace(headroom int64) (int64, error) {
 		return 0, fmt.Errorf("no VmSize in /proc/self/status")
 	}
 	limit := kb<<10 + headroom
+	if kb < 0 || headroom < 0 || limit <= 0 {
+		return 0, fmt.Errorf("address space limit out of range (VmSize %d kB, headroom %d)", kb, headroom)
+	}
 	if err := syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: uint64(limit), Max: uint64(limit)}); err != nil {
 		return 0, fmt.Errorf("setrlimit RLIMIT_AS: %w", err)
 	}

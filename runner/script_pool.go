@@ -328,7 +328,8 @@ func (p *ScriptPool) runOn(ctx context.Context, slot *scriptSlot, proc *sandboxP
 		// The child died since its last run; its exit explains why.
 		res := awaitExited
 		if !proc.gone() {
-			_, res = p.await(context.Background(), proc, id, time.Now().Add(p.killGrace))
+			// Waiting for the child's exit is bounded by killGrace, not ctx.
+			_, res = p.await(context.WithoutCancel(ctx), proc, id, time.Now().Add(p.killGrace))
 		}
 		p.retire(slot)
 		if p.isClosed() {
@@ -363,9 +364,10 @@ func (p *ScriptPool) runOn(ctx context.Context, slot *scriptSlot, proc *sandboxP
 		_ = proc.cancel(id)
 		// An interrupt usually lands at once: wait a moment for the
 		// child's answer, which carries the logs printed so far.
-		resp, res := p.await(context.Background(), proc, id, time.Now().Add(min(cancelAnswerWait, p.killGrace)))
+		// ctx is cancelled already; the wait is bounded by its deadline.
+		resp, res := p.await(context.WithoutCancel(ctx), proc, id, time.Now().Add(min(cancelAnswerWait, p.killGrace)))
 		if res != awaitAnswered {
-			p.drain(slot, proc, id)
+			p.drain(ctx, slot, proc, id)
 			return nil, cancelledError(ctx)
 		}
 		if resp.Failure != nil && resp.Failure.Kind == failMemory {
@@ -379,7 +381,7 @@ func (p *ScriptPool) runOn(ctx context.Context, slot *scriptSlot, proc *sandboxP
 
 // drain waits in the background for the answer to a cancelled run, so the
 // slot's child is reused if it stops in time and killed if it does not.
-func (p *ScriptPool) drain(slot *scriptSlot, proc *sandboxProc, id uint64) {
+func (p *ScriptPool) drain(ctx context.Context, slot *scriptSlot, proc *sandboxProc, id uint64) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -390,7 +392,8 @@ func (p *ScriptPool) drain(slot *scriptSlot, proc *sandboxProc, id uint64) {
 	p.mu.Unlock()
 	go func() {
 		defer p.wg.Done()
-		resp, res := p.await(context.Background(), proc, id, time.Now().Add(p.killGrace))
+		// The run's ctx is cancelled; this outlives it, bounded by killGrace.
+		resp, res := p.await(context.WithoutCancel(ctx), proc, id, time.Now().Add(p.killGrace))
 		if res == awaitAnswered && (resp.Failure == nil || resp.Failure.Kind != failMemory) {
 			p.slots <- slot
 			return

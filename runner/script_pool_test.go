@@ -39,10 +39,10 @@ func (l *lockedBuffer) String() string {
 
 // newTestPool starts a pool of this test binary, closed when t ends. A data
 // race reported by a child (run with -race) fails the test.
-func newTestPool(t testing.TB, cfg ScriptPoolConfig) (*ScriptPool, *lockedBuffer) {
-	t.Helper()
+func newTestPool(tb testing.TB, cfg ScriptPoolConfig) (*ScriptPool, *lockedBuffer) {
+	tb.Helper()
 	exe, err := os.Executable()
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	if cfg.Command == nil {
 		cfg.Command = []string{exe}
 		cfg.Env = append(cfg.Env, envSandboxChild+"=1")
@@ -50,10 +50,10 @@ func newTestPool(t testing.TB, cfg ScriptPoolConfig) (*ScriptPool, *lockedBuffer
 	logs := &lockedBuffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	p, err := NewScriptPool(cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		require.NoError(t, p.Close())
-		require.NotContains(t, logs.String(), "DATA RACE", "a sandbox child reported a data race")
+	require.NoError(tb, err)
+	tb.Cleanup(func() {
+		require.NoError(tb, p.Close())
+		require.NotContains(tb, logs.String(), "DATA RACE", "a sandbox child reported a data race")
 	})
 	return p, logs
 }
@@ -116,7 +116,7 @@ func TestScriptPoolRunsScripts(t *testing.T) {
 
 // TestScriptPoolAbuse runs scripts that must fail cleanly, each followed by
 // a trivial run on the same pool. Memory is in TestScriptPoolMemory.
-func TestScriptPoolAbuse(t *testing.T) {
+func TestScriptPoolAbuse(t *testing.T) { //nolint:tparallel // subtests share a one-child pool and check whether that child was replaced; they run in order
 	t.Parallel()
 	p, logs := newTestPool(t, ScriptPoolConfig{Size: 1})
 	p.killGrace = 300 * time.Millisecond // the regular expression case waits for it

@@ -56,7 +56,10 @@ func startSandboxProc(argv, env []string, log *slog.Logger, onExit func(*sandbox
 		return nil, err
 	}
 	defer func() { _ = cancelR.Close() }() // the child has its own copy
-	cmd := exec.Command(argv[0], argv[1:]...)
+	// The child is pooled and serves many runs, so no one run's context
+	// bounds it: the pool kills it. argv is the pool's configured command
+	// (by default this binary's own "sandbox"), never user input.
+	cmd := exec.Command(argv[0], argv[1:]...) //nolint:noctx,gosec // G204: a pooled child outliving any one context; argv is the pool's own command
 	cmd.Env = append(env[:len(env):len(env)], envSandboxCancelFD+"=3")
 	cmd.SysProcAttr = sandboxProcAttr()
 	cmd.ExtraFiles = []*os.File{cancelR} // fd 3

@@ -96,7 +96,7 @@ func TestSecretGrantedBotSendsToItsAllowedHost(t *testing.T) {
 	require.Empty(t, secretRefusals(t, db, b))
 }
 
-func TestSecretRedirectOffTheAllowedHostIsRefused(t *testing.T) {
+func TestSecretRedirectOffTheAllowedHostIsRefused(t *testing.T) { //nolint:tparallel // each subtest scopes the one secret API_TOKEN to its own bot; they run in order
 	t.Parallel()
 	db, box := testutil.NewDB(t), testBox(t)
 	eng := loopbackEngine(t, db, box)

@@ -47,7 +47,7 @@ func TestSSRFRefusedThroughRunHTTP(t *testing.T) {
 	// A server on [::1] when the machine has IPv6 loopback; otherwise the
 	// refusal is still checked, with nothing to count.
 	v6URL, v6hits := "http://[::1]:"+p+"/", new(atomic.Int64)
-	if ln, err := net.Listen("tcp", "[::1]:0"); err == nil {
+	if ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "[::1]:0"); err == nil {
 		var v6 *httptest.Server
 		v6, v6hits = countingServer(t, ln, nil)
 		v6URL = "http://[::1]:" + port(t, v6) + "/"

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
@@ -44,7 +43,7 @@ func runErrCases(t *testing.T, cases []errCase) {
 func requireFieldErrors(t *testing.T, err error, want ...FieldError) {
 	t.Helper()
 	var ce *ConfigError
-	require.True(t, errors.As(err, &ce), "want *ConfigError, got %T: %v", err, err)
+	require.ErrorAs(t, err, &ce, "want *ConfigError, got %T: %v", err, err)
 	require.Len(t, ce.Errors, len(want), "errors: %v", ce.Errors)
 	for i, w := range want {
 		got := ce.Errors[i]

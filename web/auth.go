@@ -11,7 +11,7 @@ import (
 
 const (
 	localUser     = "codex32.user"
-	localAPIKey   = "codex32.api_key"
+	localAPIKey   = "codex32.api_key" //nolint:gosec // G101: a request-locals key, not a credential
 	localClientIP = "codex32.client_ip"
 )
 

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"log/slog"
 	"net"
 	"os"
@@ -46,7 +45,7 @@ func TestKeepAcceptingReturnsOtherErrors(t *testing.T) {
 	closed := &net.OpError{Op: "accept", Net: "tcp", Err: net.ErrClosed}
 	ln := KeepAccepting(&flakyListener{errs: []error{closed}}, slog.New(slog.DiscardHandler))
 	_, err := ln.Accept()
-	require.True(t, errors.Is(err, net.ErrClosed), "closing the listener still ends Serve: %v", err)
+	require.ErrorIs(t, err, net.ErrClosed, "closing the listener still ends Serve: %v", err)
 }
 
 func TestKeepAcceptingCapsTheDelay(t *testing.T) {

@@ -158,7 +158,7 @@ func TestRateLimitMiddleware(t *testing.T) {
 	keyOf := func(c *fiber.Ctx) string { return c.Get("X-Test-Key") }
 	app.Get("/api/v1/x", RateLimit(l, keyOf), func(c *fiber.Ctx) error { return c.SendString("ok") })
 	get := func(key string) *http.Response {
-		req := httptest.NewRequest(http.MethodGet, "/api/v1/x", nil)
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/api/v1/x", nil)
 		if key != "" {
 			req.Header.Set("X-Test-Key", key)
 		}
@@ -207,7 +207,7 @@ func TestRateLimitMiddleware(t *testing.T) {
 	// A nil limiter (CODEX32_API_RATE_LIMIT=0) passes everything.
 	off := New(Options{})
 	off.Get("/api/v1/x", RateLimit(nil, keyOf), func(c *fiber.Ctx) error { return c.SendString("ok") })
-	req := httptest.NewRequest(http.MethodGet, "/api/v1/x", nil)
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/api/v1/x", nil)
 	req.Header.Set("X-Test-Key", "k")
 	resp, err := off.Test(req, -1)
 	require.NoError(t, err)

@@ -33,7 +33,7 @@ const (
 // save stores a session with a value under store s and returns its cookie.
 func save(t *testing.T, s *web.SessionStore) *http.Cookie {
 	t.Helper()
-	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/", nil)
 	sess, err := s.New(r, s.CookieName())
 	require.NoError(t, err)
 	require.True(t, sess.IsNew)
@@ -51,7 +51,7 @@ func save(t *testing.T, s *web.SessionStore) *http.Cookie {
 
 func load(t *testing.T, s *web.SessionStore, c *http.Cookie) (string, bool) {
 	t.Helper()
-	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/", nil)
 	r.AddCookie(c)
 	sess, err := s.New(r, s.CookieName())
 	require.NoError(t, err)
@@ -84,7 +84,7 @@ func TestSessionCookieIsOnlyASignedID(t *testing.T) {
 	c := save(t, s)
 	require.NotContains(t, c.Value, "world", "data stays on the server")
 
-	tampered := *c
+	tampered := *c //nolint:gosec // G124: a copy of the store's cookie, sent back as a request
 	tampered.Value = c.Value[:len(c.Value)-2] + "AA"
 	_, ok := load(t, s, &tampered)
 	require.False(t, ok, "a tampered cookie is refused")
@@ -104,7 +104,7 @@ func TestEndedSessionsAreNotResurrected(t *testing.T) {
 	s := newStore(t, db, oldKey)
 	c := save(t, s)
 
-	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/", nil)
 	r.AddCookie(c)
 	inFlight, err := s.New(r, s.CookieName())
 	require.NoError(t, err)

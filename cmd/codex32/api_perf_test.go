@@ -128,10 +128,10 @@ func TestAPIPerformance(t *testing.T) {
 		t.Log("RESULT SQLite: numbers reported only; the targets apply to Postgres")
 		return
 	}
-	require.Equal(t, 1.0, m1.Success, "every POST succeeded")
+	require.InDelta(t, 1.0, m1.Success, 0, "every POST succeeded") // delta 0: exactly
 	require.Less(t, m1.Latencies.P99, 50*time.Millisecond, "POST executions p99 at 500 req/s")
 	require.GreaterOrEqual(t, m1.Rate, 495.0, "POST executions sustained rate")
-	require.Equal(t, 1.0, m2.Success, "every GET succeeded")
+	require.InDelta(t, 1.0, m2.Success, 0, "every GET succeeded") // delta 0: exactly
 	require.GreaterOrEqual(t, m2.Rate, 2970.0, "GET bots sustained rate")
 }
 
@@ -196,7 +196,7 @@ func attack(t *testing.T, name string, tr vegeta.Targeter, rate int, d time.Dura
 // throughput is the server's capacity.
 func attackMax(t *testing.T, name string, tr vegeta.Targeter, conns int, d time.Duration, want int) *vegeta.Metrics {
 	t.Helper()
-	a := vegeta.NewAttacker(vegeta.Timeout(10*time.Second), vegeta.KeepAlive(true), vegeta.Workers(uint64(conns)), vegeta.MaxWorkers(uint64(conns)))
+	a := vegeta.NewAttacker(vegeta.Timeout(10*time.Second), vegeta.KeepAlive(true), vegeta.Workers(uint64(conns)), vegeta.MaxWorkers(uint64(conns))) //nolint:gosec // G115: conns is a small positive constant of the caller
 	return runAttack(t, name, tr, vegeta.Rate{Freq: 0}, a, d, want)
 }
 
@@ -208,7 +208,7 @@ func runAttack(t *testing.T, name string, tr vegeta.Targeter, rate vegeta.Rate, 
 		go func() {
 			defer close(done)
 			secs := max(1, int(d.Seconds())-1)
-			resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, secs))
+			resp, err := httpGet(t.Context(), fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, secs))
 			if err != nil {
 				t.Logf("profile: %v", err)
 				return
@@ -285,12 +285,14 @@ func waitDrained(t *testing.T, db *models.DB, botID uuid.UUID, within time.Durat
 // Its log goes to a file that is shown if the test fails.
 func startServer(t *testing.T, env map[string]string) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "serve")
+	// Not bound to t.Context(): that would kill the server before the
+	// cleanup below interrupts it and collects its log.
+	cmd := exec.Command(os.Args[0], "serve") //nolint:noctx // stopped by the cleanup below
 	cmd.Dir = dir
 	cmd.Env = []string{"CODEX32_TEST_RUN_MAIN=1", "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"CODEX32_DATA_DIR=" + filepath.Join(dir, "data"), "CODEX32_ADDR=" + addr}
@@ -318,7 +320,7 @@ func startServer(t *testing.T, env map[string]string) string {
 		_ = logFile.Close()
 		if keep := os.Getenv("CODEX32_PERF_SERVE_LOG"); keep != "" {
 			if out, err := os.ReadFile(logPath); err == nil {
-				_ = os.WriteFile(keep, out, 0o644)
+				_ = os.WriteFile(keep, out, 0o600)
 			}
 		}
 		if t.Failed() {
@@ -330,7 +332,7 @@ func startServer(t *testing.T, env map[string]string) string {
 	base := "http://" + addr
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		resp, err := http.Get(base + "/readyz")
+		resp, err := httpGet(t.Context(), base+"/readyz")
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

@@ -69,8 +69,10 @@ func buildEngine(ctx context.Context, cfg *config.Config, db *models.DB, box *mo
 
 // shutdown stops taking work, gives running executions the grace period,
 // then interrupts and requeues the rest, and stops the sandboxes.
-func (e *engine) shutdown() {
-	ctx, cancel := context.WithTimeout(context.Background(), e.grace)
+func (e *engine) shutdown(ctx context.Context) {
+	// ctx is usually over already (the signal that stops the process): the
+	// grace period is counted from now, keeping only ctx's values.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.grace)
 	defer cancel()
 	if err := e.Stop(ctx); err != nil {
 		e.log.Warn("stop workers", "err", err)

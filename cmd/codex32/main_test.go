@@ -30,6 +30,15 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// httpGet is http.Get bound to ctx.
+func httpGet(ctx context.Context, url string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	return http.DefaultClient.Do(req)
+}
+
 // codex32 runs the binary in a fresh working directory with only the given
 // environment (plus PATH/HOME), and returns its output and exit status.
 func codex32(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, code int) {
@@ -39,7 +48,7 @@ func codex32(t *testing.T, env map[string]string, args ...string) (stdout, stder
 
 func codex32In(t *testing.T, dir string, env map[string]string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
+	cmd := exec.CommandContext(t.Context(), os.Args[0], args...)
 	cmd.Dir = dir
 	cmd.Env = []string{"CODEX32_TEST_RUN_MAIN=1", "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for k, v := range env {
@@ -112,6 +121,7 @@ func TestVersion(t *testing.T) {
 
 // dbEnv points DATABASE_URL at a fresh, empty database for t.
 func dbEnv(t *testing.T) map[string]string {
+	t.Helper()
 	spec := testutil.NewDBSpec(t)
 	return map[string]string{"DATABASE_URL": spec.URL}
 }
@@ -178,7 +188,7 @@ func TestServeAnswersHealthAndReady(t *testing.T) {
 		t.Fatal("serve did not start")
 	}
 	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready"} {
-		resp, err := http.Get("http://" + addr + path)
+		resp, err := httpGet(t.Context(), "http://"+addr+path)
 		require.NoError(t, err)
 		var body map[string]string
 		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -81,7 +80,7 @@ func requireDenied(t *testing.T, db *models.DB, stmt string) {
 	t.Helper()
 	_, err := db.SQL.ExecContext(context.Background(), stmt)
 	var pgErr *pgconn.PgError
-	require.True(t, errors.As(err, &pgErr), "%s: want a privilege error, got %v", stmt, err)
+	require.ErrorAs(t, err, &pgErr, "%s: want a privilege error, got %v", stmt, err)
 	require.Equal(t, "42501", pgErr.Code, "%s: %s", stmt, pgErr.Message)
 }
 
@@ -123,7 +122,7 @@ func TestLeastPrivilegeRuntimeRole(t *testing.T) {
 	db := testutil.OpenDB(t, testutil.DBSpec{Driver: "postgres", URL: runtimeURL})
 	testutil.CreateUser(t, db, models.RoleAdmin) // so there is something to sign
 	addr, stop := startServe(t, cfg, slog.New(slog.NewTextHandler(logs, nil)))
-	resp, err := http.Get("http://" + addr + "/readyz")
+	resp, err := httpGet(t.Context(), "http://"+addr+"/readyz")
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)

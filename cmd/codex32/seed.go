@@ -69,13 +69,13 @@ func cmdSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	if *seed == 0 {
-		*seed = rand.Uint64()
+		*seed = rand.Uint64() //nolint:gosec // G404: demo data; a seed, printed so the run can be repeated, not a secret
 	}
 	start := time.Now()
 	stageStart := map[string]time.Time{} // stages overlap: audit rows go in alongside the rest
 	st, err := models.Seed(ctx, db, models.SeedOptions{
 		Users: *users, Bots: *bots, VersionsPerBot: *versions, Executions: *executions, Audit: *audit,
-		Rand: rand.New(rand.NewPCG(*seed, *seed^0x9e3779b97f4a7c15)),
+		Rand: rand.New(rand.NewPCG(*seed, *seed^0x9e3779b97f4a7c15)), //nolint:gosec // G404: demo data, reproducible from the seed by design
 		Progress: func(stage string, done, total int) {
 			if done == 0 {
 				stageStart[stage] = time.Now()

@@ -77,8 +77,10 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan
 	if err != nil {
 		return err
 	}
-	defer eng.shutdown()
-	app, err := buildApp(cfg, db, m, log, box, eng.Engine, signer)
+	defer eng.shutdown(ctx)
+	// contextcheck follows buildApp into the error handler it registers,
+	// which renders with the request's own context (c.UserContext()).
+	app, err := buildApp(cfg, db, m, log, box, eng.Engine, signer) //nolint:contextcheck // the handlers use their request's context
 	if err != nil {
 		return err
 	}
@@ -91,7 +93,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan
 		return fmt.Errorf("listen on %s (CODEX32_PPROF_ADDR): %w", cfg.PprofAddr, err)
 	}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (CODEX32_ADDR): %w", cfg.Addr, err)
 	}

@@ -44,13 +44,13 @@ func cmdWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if err := eng.Start(ctx); err != nil {
-		eng.shutdown()
+		eng.shutdown(ctx)
 		return err
 	}
 	log.Info("codex32 worker running", "version", version(), "database", db.Dialect, "worker", eng.WorkerID(), "concurrency", workers)
 	<-ctx.Done()
 	log.Info("worker stopping", "grace", cfg.ShutdownGrace)
-	eng.shutdown()
+	eng.shutdown(ctx)
 	log.Info("worker stopped")
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -57,7 +56,7 @@ func startWorker(t *testing.T, env map[string]string) *workerProc {
 // killed when t ends.
 func startCodex32(t *testing.T, sub string, env map[string]string) *workerProc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], sub)
+	cmd := exec.CommandContext(t.Context(), os.Args[0], sub)
 	cmd.Dir = t.TempDir()
 	cmd.Env = []string{"CODEX32_TEST_RUN_MAIN=1", "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "CODEX32_DATA_DIR=" + cmd.Dir}
 	for k, v := range env {
@@ -250,5 +249,5 @@ func TestWorkerStopsOnSIGTERMAndRequeues(t *testing.T) {
 	e := waitExec(t, db, ex.ID, time.Second, func(*models.Execution) bool { return true })
 	require.Equal(t, models.ExecQueued, e.Status, "interrupted attempts go back to the queue")
 	require.Equal(t, "interrupted", e.Attempts[0].Status)
-	require.True(t, strings.Contains(w.stderr.String(), "worker stopped"), w.stderr.String())
+	require.Contains(t, w.stderr.String(), "worker stopped")
 }

@@ -10,8 +10,8 @@ import (
 // DropAuditGuards does what a database superuser (or, on SQLite, anyone
 // with the file) can: it removes the triggers that refuse changes to audit
 // rows and checkpoints, for the rest of t's database.
-func DropAuditGuards(t testing.TB, db *models.DB) {
-	t.Helper()
+func DropAuditGuards(tb testing.TB, db *models.DB) {
+	tb.Helper()
 	stmts := []string{"ALTER TABLE audit_logs DISABLE TRIGGER ALL", "ALTER TABLE audit_checkpoints DISABLE TRIGGER ALL"}
 	if db.Dialect == models.SQLite {
 		stmts = []string{"DROP TRIGGER audit_logs_no_update", "DROP TRIGGER audit_logs_no_delete",
@@ -19,7 +19,7 @@ func DropAuditGuards(t testing.TB, db *models.DB) {
 	}
 	for _, s := range stmts {
 		if _, err := db.SQL.ExecContext(context.Background(), s); err != nil {
-			t.Fatalf("testutil: %s: %v", s, err)
+			tb.Fatalf("testutil: %s: %v", s, err)
 		}
 	}
 }
@@ -29,13 +29,13 @@ func DropAuditGuards(t testing.TB, db *models.DB) {
 // so the chain links again, and removes what the database kept about
 // earlier verifications and checkpoints. Afterwards the chain verifies on
 // its own.
-func ForgeAuditChain(t testing.TB, db *models.DB, seq int64) {
-	t.Helper()
+func ForgeAuditChain(tb testing.TB, db *models.DB, seq int64) {
+	tb.Helper()
 	ctx := context.Background()
-	DropAuditGuards(t, db)
+	DropAuditGuards(tb, db)
 	var rows []*models.AuditLog
 	if err := db.Bun.NewSelect().Model(&rows).Where("a.seq >= ?", seq-1).Order("a.seq ASC").Scan(ctx); err != nil {
-		t.Fatalf("testutil: load audit rows: %v", err)
+		tb.Fatalf("testutil: load audit rows: %v", err)
 	}
 	prev := ""
 	for _, r := range rows {
@@ -49,16 +49,16 @@ func ForgeAuditChain(t testing.TB, db *models.DB, seq int64) {
 		r.PrevHash = prev
 		h, err := r.ComputeHash()
 		if err != nil {
-			t.Fatalf("testutil: hash: %v", err)
+			tb.Fatalf("testutil: hash: %v", err)
 		}
 		r.Hash, prev = h, h
 		if _, err := db.Bun.NewUpdate().Model(r).Column("actor_label", "prev_hash", "hash").WherePK().Exec(ctx); err != nil {
-			t.Fatalf("testutil: rewrite row %d: %v", r.Seq, err)
+			tb.Fatalf("testutil: rewrite row %d: %v", r.Seq, err)
 		}
 	}
 	for _, s := range []string{"DELETE FROM audit_checkpoints", "DELETE FROM instance_settings WHERE key = 'audit_last_verification'"} {
 		if _, err := db.SQL.ExecContext(ctx, s); err != nil {
-			t.Fatalf("testutil: %s: %v", s, err)
+			tb.Fatalf("testutil: %s: %v", s, err)
 		}
 	}
 }

@@ -19,8 +19,8 @@ const ChromiumPath = "/usr/bin/chromium"
 // Locally it skips the test with a clear message when Chromium is missing;
 // under CI (CI=true) a missing Chromium fails the test instead, so CI can
 // never pass without really running the browser tests.
-func Browser(t testing.TB) context.Context {
-	t.Helper()
+func Browser(tb testing.TB) context.Context {
+	tb.Helper()
 	path := ChromiumPath
 	if p := os.Getenv("CHROMIUM_PATH"); p != "" {
 		path = p
@@ -29,9 +29,9 @@ func Browser(t testing.TB) context.Context {
 		if lp, lerr := exec.LookPath("chromium"); lerr == nil {
 			path = lp
 		} else if os.Getenv("CI") != "" {
-			t.Fatalf("browser test: Chromium not found at %s and CI is set: install it (apt-get install -y chromium)", path)
+			tb.Fatalf("browser test: Chromium not found at %s and CI is set: install it (apt-get install -y chromium)", path)
 		} else {
-			t.Skipf("browser test skipped: Chromium not found at %s (apt-get install -y chromium to run it)", path)
+			tb.Skipf("browser test skipped: Chromium not found at %s (apt-get install -y chromium to run it)", path)
 		}
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -46,18 +46,18 @@ func Browser(t testing.TB) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.WindowSize(1280, 800),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(tb.TempDir()),
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		cancelTimeout()
 		cancelCtx()
 		cancelAlloc()
 	})
 	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("browser test: start Chromium: %v", err)
+		tb.Fatalf("browser test: start Chromium: %v", err)
 	}
 	return ctx
 }
@@ -67,30 +67,30 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 // Screenshot saves a full-page PNG of the current page to
 // test-artifacts/<test name>-<name>.png at the repository root (git ignores
 // it) and returns its path.
-func Screenshot(t testing.TB, ctx context.Context, name string) string {
-	t.Helper()
+func Screenshot(tb testing.TB, ctx context.Context, name string) string {
+	tb.Helper()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
+		tb.Fatalf("screenshot %s: %v", name, err)
 	}
-	dir := filepath.Join(RepoRoot(t), "test-artifacts")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
+	dir := filepath.Join(RepoRoot(tb), "test-artifacts")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		tb.Fatalf("screenshot %s: %v", name, err)
 	}
-	file := filepath.Join(dir, unsafeName.ReplaceAllString(t.Name()+"-"+name, "_")+"-"+string(Dialect())+".png")
-	if err := os.WriteFile(file, png, 0o644); err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
+	file := filepath.Join(dir, unsafeName.ReplaceAllString(tb.Name()+"-"+name, "_")+"-"+string(Dialect())+".png")
+	if err := os.WriteFile(file, png, 0o600); err != nil {
+		tb.Fatalf("screenshot %s: %v", name, err)
 	}
-	t.Logf("screenshot: %s", file)
+	tb.Logf("screenshot: %s", file)
 	return file
 }
 
 // RepoRoot finds the directory holding go.mod, walking up from the test's directory.
-func RepoRoot(t testing.TB) string {
-	t.Helper()
+func RepoRoot(tb testing.TB) string {
+	tb.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
@@ -98,7 +98,7 @@ func RepoRoot(t testing.TB) string {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatal("testutil: go.mod not found above the test directory")
+			tb.Fatal("testutil: go.mod not found above the test directory")
 		}
 		dir = parent
 	}

@@ -23,8 +23,9 @@ type Client struct {
 }
 
 // Client returns a fresh, signed-out client.
-func (a *App) Client(t testing.TB) *Client {
-	return &Client{t: t, app: a, cookies: map[string]*http.Cookie{}, Header: http.Header{}}
+func (a *App) Client(tb testing.TB) *Client {
+	tb.Helper()
+	return &Client{t: tb, app: a, cookies: map[string]*http.Cookie{}, Header: http.Header{}}
 }
 
 // Response is a finished response with its body read.
@@ -34,11 +35,11 @@ type Response struct {
 }
 
 // Doc parses the body as HTML.
-func (r *Response) Doc(t testing.TB) *goquery.Document {
-	t.Helper()
+func (r *Response) Doc(tb testing.TB) *goquery.Document {
+	tb.Helper()
 	d, err := goquery.NewDocumentFromReader(strings.NewReader(r.Body))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return d
 }
@@ -65,7 +66,7 @@ func (c *Client) Do(req *http.Request) *Response {
 		if ck.MaxAge < 0 || ck.Value == "" {
 			delete(c.cookies, ck.Name)
 		} else {
-			c.cookies[ck.Name] = &http.Cookie{Name: ck.Name, Value: ck.Value}
+			c.cookies[ck.Name] = &http.Cookie{Name: ck.Name, Value: ck.Value} //nolint:gosec // G124: a request cookie (name and value only), like a browser's jar
 		}
 	}
 	r := &Response{Response: resp, Body: string(body)}
@@ -79,10 +80,15 @@ func (c *Client) Do(req *http.Request) *Response {
 	return r
 }
 
+// NewRequest builds a request to send with Do, bound to the test's context.
+func (c *Client) NewRequest(method, path string, body io.Reader) *http.Request {
+	return httptest.NewRequestWithContext(c.t.Context(), method, path, body)
+}
+
 // Get fetches path.
 func (c *Client) Get(path string) *Response {
 	c.t.Helper()
-	return c.Do(httptest.NewRequest(http.MethodGet, path, nil))
+	return c.Do(c.NewRequest(http.MethodGet, path, nil))
 }
 
 // Post submits a form to path, adding the CSRF token unless the form has one.
@@ -94,7 +100,7 @@ func (c *Client) Post(path string, form url.Values) *Response {
 	if _, ok := form["_csrf"]; !ok && c.CSRF != "" {
 		form.Set("_csrf", c.CSRF)
 	}
-	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+	req := c.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return c.Do(req)
 }
@@ -109,7 +115,7 @@ func (c *Client) Cookie(name string) string {
 
 // SetCookie sets a cookie the client sends.
 func (c *Client) SetCookie(name, value string) {
-	c.cookies[name] = &http.Cookie{Name: name, Value: value}
+	c.cookies[name] = &http.Cookie{Name: name, Value: value} //nolint:gosec // G124: a request cookie (name and value only)
 }
 
 // Login signs in with email and password through the real form and fails

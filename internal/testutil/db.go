@@ -37,10 +37,10 @@ type DBSpec struct {
 
 // NewDBSpec creates an empty, isolated database for t — a fresh SQLite file,
 // or a fresh Postgres schema — and removes it when t ends. Nothing is migrated.
-func NewDBSpec(t testing.TB) DBSpec {
-	t.Helper()
+func NewDBSpec(tb testing.TB) DBSpec {
+	tb.Helper()
 	if Dialect() == models.SQLite {
-		return DBSpec{Driver: "sqlite", URL: filepath.Join(t.TempDir(), "test.db")}
+		return DBSpec{Driver: "sqlite", URL: filepath.Join(tb.TempDir(), "test.db")}
 	}
 	base := os.Getenv("TEST_DATABASE_URL")
 	schema := "t_" + randomHex(8)
@@ -48,28 +48,28 @@ func NewDBSpec(t testing.TB) DBSpec {
 	defer cancel()
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {
-		t.Fatalf("testutil: connect to TEST_DATABASE_URL: %v", err)
+		tb.Fatalf("testutil: connect to TEST_DATABASE_URL: %v", err)
 	}
 	defer func() { _ = conn.Close(context.Background()) }()
 	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("testutil: create schema: %v", err)
+		tb.Fatalf("testutil: create schema: %v", err)
 	}
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		conn, err := pgx.Connect(ctx, base)
 		if err != nil {
-			t.Errorf("testutil: drop schema %s: %v", schema, err)
+			tb.Errorf("testutil: drop schema %s: %v", schema, err)
 			return
 		}
 		defer func() { _ = conn.Close(context.Background()) }()
 		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("testutil: drop schema %s: %v", schema, err)
+			tb.Errorf("testutil: drop schema %s: %v", schema, err)
 		}
 	})
 	u, err := url.Parse(base)
 	if err != nil {
-		t.Fatalf("testutil: parse TEST_DATABASE_URL: %v", err)
+		tb.Fatalf("testutil: parse TEST_DATABASE_URL: %v", err)
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
@@ -79,13 +79,13 @@ func NewDBSpec(t testing.TB) DBSpec {
 }
 
 // OpenDB opens spec and closes it when t ends.
-func OpenDB(t testing.TB, spec DBSpec) *models.DB {
-	t.Helper()
+func OpenDB(tb testing.TB, spec DBSpec) *models.DB {
+	tb.Helper()
 	db, err := models.Open(context.Background(), spec.Driver, spec.URL)
 	if err != nil {
-		t.Fatalf("testutil: open %s: %v", spec.Driver, err)
+		tb.Fatalf("testutil: open %s: %v", spec.Driver, err)
 	}
-	t.Cleanup(func() { _ = db.Close() })
+	tb.Cleanup(func() { _ = db.Close() })
 	return db
 }
 
@@ -94,30 +94,30 @@ func OpenDB(t testing.TB, spec DBSpec) *models.DB {
 // under -race, where the pure-Go driver is instrumented; a copy costs a
 // millisecond). Postgres migrates each schema: a template database is
 // no faster there (CREATE DATABASE … TEMPLATE ≈ 0.2 s, migrating ≈ 0.16 s).
-func NewDB(t testing.TB) *models.DB {
-	t.Helper()
-	return newMigratedDB(t, NewDBSpec(t))
+func NewDB(tb testing.TB) *models.DB {
+	tb.Helper()
+	return newMigratedDB(tb, NewDBSpec(tb))
 }
 
 func testDatabaseURL() string { return os.Getenv("TEST_DATABASE_URL") }
 
 // newMigratedDB opens spec, migrated up: a copy of the process's template
 // on SQLite, migrated in place on Postgres.
-func newMigratedDB(t testing.TB, spec DBSpec) *models.DB {
-	t.Helper()
+func newMigratedDB(tb testing.TB, spec DBSpec) *models.DB {
+	tb.Helper()
 	if spec.Driver == "sqlite" {
 		tmpl, err := sqliteTemplate()
 		if err != nil {
-			t.Fatalf("testutil: %v", err)
+			tb.Fatalf("testutil: %v", err)
 		}
 		if err := copyFile(tmpl, spec.URL); err != nil {
-			t.Fatalf("testutil: copy the template database: %v", err)
+			tb.Fatalf("testutil: copy the template database: %v", err)
 		}
-		return OpenDB(t, spec)
+		return OpenDB(tb, spec)
 	}
-	db := OpenDB(t, spec)
+	db := OpenDB(tb, spec)
 	if err := migrateUp(db); err != nil {
-		t.Fatalf("testutil: %v", err)
+		tb.Fatalf("testutil: %v", err)
 	}
 	return db
 }
@@ -134,12 +134,12 @@ func migrateUp(db *models.DB) error {
 }
 
 // CreateUser inserts a user with the given role and a unique email.
-func CreateUser(t testing.TB, db *models.DB, role models.Role) *models.User {
-	t.Helper()
+func CreateUser(tb testing.TB, db *models.DB, role models.Role) *models.User {
+	tb.Helper()
 	name := fmt.Sprintf("%s-%s", role, randomHex(4))
 	u := &models.User{Email: name + "@example.test", Username: name, Name: "Test " + string(role), Role: role, IsActive: true}
 	if err := models.CreateUser(context.Background(), db.Bun, models.SystemActor("test"), u); err != nil {
-		t.Fatalf("testutil: create user: %v", err)
+		tb.Fatalf("testutil: create user: %v", err)
 	}
 	return u
 }

@@ -24,16 +24,16 @@ func SandboxMain() {
 
 // ScriptPool starts a script sandbox pool made of this test binary (see
 // SandboxMain), closed when t ends.
-func ScriptPool(t testing.TB, size int) *runner.ScriptPool {
-	t.Helper()
+func ScriptPool(tb testing.TB, size int) *runner.ScriptPool {
+	tb.Helper()
 	p, err := runner.NewScriptPool(runner.ScriptPoolConfig{
 		Size: size, MemoryLimitBytes: 256 << 20, Command: []string{os.Args[0]},
-		Env: []string{sandboxChildEnv + "=1"}, Logger: Logger(t),
+		Env: []string{sandboxChildEnv + "=1"}, Logger: Logger(tb),
 	})
 	if err != nil {
-		t.Fatalf("testutil: script pool: %v", err)
+		tb.Fatalf("testutil: script pool: %v", err)
 	}
-	t.Cleanup(func() { _ = p.Close() })
+	tb.Cleanup(func() { _ = p.Close() })
 	return p
 }
 
@@ -52,24 +52,24 @@ type EngineOptions struct {
 // NewEngine builds an execution engine on db; with Workers > 0 it starts
 // them (scripts run in a pool of this test binary) and stops them when t
 // ends.
-func NewEngine(t testing.TB, db *models.DB, box *models.SecretBox, o EngineOptions) *runner.Engine {
-	t.Helper()
+func NewEngine(tb testing.TB, db *models.DB, box *models.SecretBox, o EngineOptions) *runner.Engine {
+	tb.Helper()
 	cfg := runner.EngineConfig{
-		DB: db, Log: Logger(t), Secrets: box, Workers: o.Workers, ErrorAfterFailures: o.ErrorAfterFailures,
+		DB: db, Log: Logger(tb), Secrets: box, Workers: o.Workers, ErrorAfterFailures: o.ErrorAfterFailures,
 		LostAfter: o.LostAfter, Outbound: o.Outbound, Run: o.Run, WorkerID: o.WorkerID,
 	}
 	if o.Workers > 0 && o.Run == nil {
-		cfg.Scripts = ScriptPool(t, max(o.ScriptProcesses, 2))
+		cfg.Scripts = ScriptPool(tb, max(o.ScriptProcesses, 2))
 	}
 	e, err := runner.NewEngine(cfg)
 	if err != nil {
-		t.Fatalf("testutil: engine: %v", err)
+		tb.Fatalf("testutil: engine: %v", err)
 	}
 	if o.Workers > 0 {
 		if err := e.Start(context.Background()); err != nil {
-			t.Fatalf("testutil: start engine: %v", err)
+			tb.Fatalf("testutil: start engine: %v", err)
 		}
-		t.Cleanup(func() {
+		tb.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			_ = e.Stop(ctx)

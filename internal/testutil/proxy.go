@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/url"
@@ -17,6 +18,10 @@ import (
 type TCPProxy struct {
 	ln     net.Listener
 	target string
+	// ctx ends when the proxy is cut (not with the test's context: cleanups
+	// that run before Cut may still reach the database through it).
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu    sync.Mutex
 	conns []net.Conn
@@ -24,15 +29,16 @@ type TCPProxy struct {
 }
 
 // NewTCPProxy starts a proxy to target (host:port); it is cut when t ends.
-func NewTCPProxy(t testing.TB, target string) *TCPProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func NewTCPProxy(tb testing.TB, target string) *TCPProxy {
+	tb.Helper()
+	ln, err := (&net.ListenConfig{}).Listen(tb.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("testutil: proxy listen: %v", err)
+		tb.Fatalf("testutil: proxy listen: %v", err)
 	}
-	p := &TCPProxy{ln: ln, target: target}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &TCPProxy{ln: ln, target: target, ctx: ctx, cancel: cancel}
 	go p.accept()
-	t.Cleanup(p.Cut)
+	tb.Cleanup(p.Cut)
 	return p
 }
 
@@ -45,7 +51,7 @@ func (p *TCPProxy) accept() {
 		if err != nil {
 			return
 		}
-		out, err := net.Dial("tcp", p.target)
+		out, err := (&net.Dialer{}).DialContext(p.ctx, "tcp", p.target)
 		if err != nil {
 			_ = in.Close()
 			continue
@@ -79,6 +85,7 @@ func (p *TCPProxy) Cut() {
 		return
 	}
 	p.cut = true
+	p.cancel()
 	_ = p.ln.Close()
 	for _, c := range p.conns {
 		_ = c.Close()
@@ -90,14 +97,14 @@ func (p *TCPProxy) Cut() {
 func DBThrough(p *TCPProxy) AppOption { return func(o *appOptions) { o.dbProxy = p } }
 
 // via rewrites a postgres:// URL to connect through the proxy.
-func (p *TCPProxy) via(t testing.TB, spec DBSpec) DBSpec {
-	t.Helper()
+func (p *TCPProxy) via(tb testing.TB, spec DBSpec) DBSpec {
+	tb.Helper()
 	if spec.Driver != "postgres" {
 		return spec
 	}
 	u, err := url.Parse(spec.URL)
 	if err != nil {
-		t.Fatalf("testutil: parse database URL: %v", err)
+		tb.Fatalf("testutil: parse database URL: %v", err)
 	}
 	u.Host = p.Addr()
 	spec.URL = u.String()
@@ -105,14 +112,14 @@ func (p *TCPProxy) via(t testing.TB, spec DBSpec) DBSpec {
 }
 
 // PostgresAddr is the host:port of TEST_DATABASE_URL ("" on SQLite).
-func PostgresAddr(t testing.TB) string {
-	t.Helper()
+func PostgresAddr(tb testing.TB) string {
+	tb.Helper()
 	if Dialect() != models.Postgres {
 		return ""
 	}
 	u, err := url.Parse(testDatabaseURL())
 	if err != nil {
-		t.Fatalf("testutil: parse TEST_DATABASE_URL: %v", err)
+		tb.Fatalf("testutil: parse TEST_DATABASE_URL: %v", err)
 	}
 	return u.Host
 }

@@ -88,45 +88,45 @@ func SessionTimeouts(idle, maxAge time.Duration) AppOption {
 const TestSessionKey = "test-session-key-0123456789abcdef0123456789"
 
 // NewApp builds the app on a fresh, migrated database.
-func NewApp(t testing.TB, opts ...AppOption) *App {
-	t.Helper()
+func NewApp(tb testing.TB, opts ...AppOption) *App {
+	tb.Helper()
 	o := appOptions{idle: 24 * time.Hour, maxAge: 7 * 24 * time.Hour, rateN: 600, ratePeriod: time.Minute, apiCache: time.Second}
 	for _, f := range opts {
 		f(&o)
 	}
-	spec := NewDBSpec(t)
+	spec := NewDBSpec(tb)
 	if o.dbProxy != nil {
-		spec = o.dbProxy.via(t, spec)
+		spec = o.dbProxy.via(tb, spec)
 	}
-	db := newMigratedDB(t, spec)
+	db := newMigratedDB(tb, spec)
 	m, err := migrations.New(db, nil)
 	if err != nil {
-		t.Fatalf("testutil: migrator: %v", err)
+		tb.Fatalf("testutil: migrator: %v", err)
 	}
 	if !o.freshInstance {
 		if err := models.MarkSetupDone(context.Background(), db.Bun); err != nil {
-			t.Fatalf("testutil: mark setup done: %v", err)
+			tb.Fatalf("testutil: mark setup done: %v", err)
 		}
 	}
 	clock := NewClock()
-	log := Logger(t)
+	log := Logger(tb)
 	store, err := web.NewSessionStore(web.SessionConfig{
 		DB: db, Keys: [][]byte{[]byte(TestSessionKey)}, Secure: o.secure, Idle: o.idle, MaxAge: o.maxAge, Log: log, Now: clock.Now,
 	})
 	if err != nil {
-		t.Fatalf("testutil: sessions: %v", err)
+		tb.Fatalf("testutil: sessions: %v", err)
 	}
 	var sso *handlers.SSO
 	if o.sso != nil {
 		if sso, err = handlers.NewSSO(context.Background(), *o.sso, log); err != nil {
-			t.Fatalf("testutil: sso: %v", err)
+			tb.Fatalf("testutil: sso: %v", err)
 		}
 	}
 	box, err := models.NewSecretBox([]byte("test-secret-key-0123456789abcdef"))
 	if err != nil {
-		t.Fatalf("testutil: secrets: %v", err)
+		tb.Fatalf("testutil: secrets: %v", err)
 	}
-	eng := NewEngine(t, db, box, EngineOptions{Workers: o.workers, ErrorAfterFailures: 5})
+	eng := NewEngine(tb, db, box, EngineOptions{Workers: o.workers, ErrorAfterFailures: 5})
 	limiter := web.NewRateLimiter(o.rateN, o.ratePeriod, clock.Now)
 	app := handlers.NewApp(handlers.Deps{
 		DB: db, Log: log, Version: "test", Schema: m, Sessions: store, ClientIP: web.ClientIP(o.proxies),
@@ -137,38 +137,38 @@ func NewApp(t testing.TB, opts ...AppOption) *App {
 }
 
 // Do sends a request through the app in memory (no network) and returns the response.
-func (a *App) Do(t testing.TB, req *http.Request) *http.Response {
-	t.Helper()
+func (a *App) Do(tb testing.TB, req *http.Request) *http.Response {
+	tb.Helper()
 	resp, err := a.Fiber.Test(req, -1)
 	if err != nil {
-		t.Fatalf("testutil: %s %s: %v", req.Method, req.URL, err)
+		tb.Fatalf("testutil: %s %s: %v", req.Method, req.URL, err)
 	}
-	t.Cleanup(func() { _ = resp.Body.Close() })
+	tb.Cleanup(func() { _ = resp.Body.Close() })
 	return resp
 }
 
 // Serve starts the app on 127.0.0.1 and a random port, returns its base URL
 // (http://127.0.0.1:NNNN) and shuts it down when t ends.
-func (a *App) Serve(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func (a *App) Serve(tb testing.TB) string {
+	tb.Helper()
+	ln, err := (&net.ListenConfig{}).Listen(tb.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("testutil: listen: %v", err)
+		tb.Fatalf("testutil: listen: %v", err)
 	}
-	return a.ServeOn(t, ln)
+	return a.ServeOn(tb, ln)
 }
 
 // ServeOn serves the app on ln (for tests that must know the address first).
-func (a *App) ServeOn(t testing.TB, ln net.Listener) string {
-	t.Helper()
+func (a *App) ServeOn(tb testing.TB, ln net.Listener) string {
+	tb.Helper()
 	done := make(chan error, 1)
 	go func() { done <- a.Fiber.Listener(ln) }()
 	base := "http://" + ln.Addr().String()
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		_ = a.Fiber.ShutdownWithTimeout(5 * time.Second)
 		_ = ln.Close()
 		if err := <-done; err != nil {
-			t.Logf("testutil: server stopped: %v", err)
+			tb.Logf("testutil: server stopped: %v", err)
 		}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -181,7 +181,7 @@ func (a *App) ServeOn(t testing.TB, ln net.Listener) string {
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("testutil: server at %s did not answer", base)
+			tb.Fatalf("testutil: server at %s did not answer", base)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

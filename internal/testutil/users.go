@@ -11,15 +11,15 @@ import (
 const TestPassword = "correct horse battery staple"
 
 // CreateUserWithPassword inserts an active user with TestPassword.
-func CreateUserWithPassword(t testing.TB, db *models.DB, role models.Role) *models.User {
-	t.Helper()
-	u := CreateUser(t, db, role)
+func CreateUserWithPassword(tb testing.TB, db *models.DB, role models.Role) *models.User {
+	tb.Helper()
+	u := CreateUser(tb, db, role)
 	if _, err := models.SetUserPassword(context.Background(), db.Bun, models.SystemActor("test"), u.ID, TestPassword); err != nil {
-		t.Fatalf("testutil: set password: %v", err)
+		tb.Fatalf("testutil: set password: %v", err)
 	}
 	got, err := models.UserByID(context.Background(), db.Bun, u.ID)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return got
 }

@@ -46,7 +46,9 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "withpg:", err)
 		return exitNoPostgres
 	}
-	c, err := startCluster(bin)
+	// Nothing cancels the run: Ctrl-C is passed on to the child, which ends it.
+	ctx := context.Background()
+	c, err := startCluster(ctx, bin)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "withpg:", err)
 		return 1
@@ -59,7 +61,7 @@ func run(args []string) int {
 	defer signal.Stop(sigs)
 
 	fmt.Fprintf(os.Stderr, "withpg: PostgreSQL (%s) running on 127.0.0.1:%d for this run\n", c.version, c.port)
-	cmd := exec.Command(args[0], args[1:]...)
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...) //nolint:gosec // G204: running the command given on our own command line is what withpg is for
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), "TEST_DATABASE_URL="+c.url())
 	if err := cmd.Start(); err != nil {
@@ -112,7 +114,7 @@ func (c *cluster) url() string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.port)
 }
 
-func startCluster(bin string) (*cluster, error) {
+func startCluster(ctx context.Context, bin string) (*cluster, error) {
 	dir, err := os.MkdirTemp("", "codex32-pg-")
 	if err != nil {
 		return nil, err
@@ -132,15 +134,15 @@ func startCluster(bin string) (*cluster, error) {
 		}
 	}
 	data := filepath.Join(dir, "data")
-	if out, err := c.pg("initdb", "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C").CombinedOutput(); err != nil {
+	if out, err := c.pg(ctx, "initdb", "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C").CombinedOutput(); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("initdb failed: %w\n%s", err, out)
 	}
-	if out, err := c.pg("initdb", "--version").Output(); err == nil {
+	if out, err := c.pg(ctx, "initdb", "--version").Output(); err == nil {
 		c.version = string(out[:len(out)-1])
 	}
 	for attempt := 0; attempt < 5; attempt++ {
-		c.port, err = freePort()
+		c.port, err = freePort(ctx)
 		if err != nil {
 			break
 		}
@@ -153,7 +155,7 @@ func startCluster(bin string) (*cluster, error) {
 		// WITHPG_OPTIONS adds server settings, e.g. "-c shared_buffers=1GB".
 		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 %s -c max_connections=200 %s", c.port, dir, durability, os.Getenv("WITHPG_OPTIONS"))
 		var out []byte
-		out, err = c.pg("pg_ctl", "-D", data, "-l", filepath.Join(dir, "log"), "-o", opts, "-w", "-t", "30", "start").CombinedOutput()
+		out, err = c.pg(ctx, "pg_ctl", "-D", data, "-l", filepath.Join(dir, "log"), "-o", opts, "-w", "-t", "30", "start").CombinedOutput()
 		if err == nil {
 			return c, nil
 		}
@@ -166,28 +168,29 @@ func startCluster(bin string) (*cluster, error) {
 func (c *cluster) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := c.pg("pg_ctl", "-D", filepath.Join(c.dir, "data"), "-m", "immediate", "-w", "stop")
+	cmd := c.pg(ctx, "pg_ctl", "-D", filepath.Join(c.dir, "data"), "-m", "immediate", "-w", "stop")
 	if out, err := cmd.CombinedOutput(); err != nil && ctx.Err() == nil {
 		fmt.Fprintf(os.Stderr, "withpg: pg_ctl stop: %v\n%s", err, out)
 	}
 	_ = os.RemoveAll(c.dir)
 }
 
-// pg builds a command for a PostgreSQL binary, as the postgres user when root.
-func (c *cluster) pg(name string, args ...string) *exec.Cmd {
+// pg builds a command for a PostgreSQL binary, as the postgres user when
+// root; it is killed if ctx ends first.
+func (c *cluster) pg(ctx context.Context, name string, args ...string) *exec.Cmd {
 	path := filepath.Join(c.bin, name)
 	if c.asPostgres {
-		cmd := exec.Command("runuser", append([]string{"-u", "postgres", "--", path}, args...)...)
+		cmd := exec.CommandContext(ctx, "runuser", append([]string{"-u", "postgres", "--", path}, args...)...) //nolint:gosec // G204: a PostgreSQL binary from findPGBin with arguments built here
 		cmd.Dir = c.dir
 		return cmd
 	}
-	cmd := exec.Command(path, args...)
+	cmd := exec.CommandContext(ctx, path, args...) //nolint:gosec // G204: a PostgreSQL binary from findPGBin with arguments built here
 	cmd.Dir = c.dir
 	return cmd
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(ctx context.Context) (int, error) {
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
