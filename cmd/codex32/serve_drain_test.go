@@ -62,7 +62,7 @@ func TestServeDrainsInFlightRequestsAndRunsOnSIGTERM(t *testing.T) {
 
 	run := func(query string, n int) (int, []byte, error) {
 		body := fmt.Sprintf(`{"input": {"n": %d}}`, n)
-		req, err := http.NewRequest(http.MethodPost, base+"/api/v1/bots/"+bot.ID.String()+"/executions"+query, bytes.NewBufferString(body))
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/api/v1/bots/"+bot.ID.String()+"/executions"+query, bytes.NewBufferString(body))
 		if err != nil {
 			return 0, nil, err
 		}

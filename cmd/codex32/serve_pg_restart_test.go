@@ -69,7 +69,7 @@ func TestServeRecoversFromPostgresRestart(t *testing.T) {
 
 	client := &http.Client{Timeout: 15 * time.Second}
 	api := func(method, path, body string) (*http.Response, []byte, error) {
-		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+		req, err := http.NewRequestWithContext(t.Context(), method, base+path, strings.NewReader(body))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -102,18 +102,29 @@ func TestServeRecoversFromPostgresRestart(t *testing.T) {
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
 	browser := &http.Client{Timeout: 15 * time.Second, Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := browser.Get(base + "/login")
+	get := func(u string) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
+		if err != nil {
+			return nil, err
+		}
+		return browser.Do(req)
+	}
+	resp, err := get(base + "/login")
 	require.NoError(t, err)
 	page, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
 	tok := csrfField.FindStringSubmatch(string(page))
 	require.NotNil(t, tok, "a CSRF token on the sign-in page")
-	resp, err = browser.PostForm(base+"/login", url.Values{"email": {viewer.Email}, "password": {testutil.TestPassword}, "_csrf": {tok[1]}})
+	form := url.Values{"email": {viewer.Email}, "password": {testutil.TestPassword}, "_csrf": {tok[1]}}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/login", strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err = browser.Do(req)
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "signed in")
 	pageStatus := func() (int, string, string) {
-		resp, err := browser.Get(base + "/bots")
+		resp, err := get(base + "/bots")
 		if err != nil {
 			return 0, "", err.Error()
 		}

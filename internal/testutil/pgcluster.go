@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -27,8 +28,9 @@ type PGCluster struct {
 // StartPGCluster creates and starts a cluster on a free loopback port and
 // removes it when t ends. It skips t when TEST_DATABASE_URL is unset (the
 // SQLite run) and fails it when the server binaries are missing.
-func StartPGCluster(t testing.TB) *PGCluster {
-	t.Helper()
+func StartPGCluster(tb testing.TB) *PGCluster {
+	tb.Helper()
+	t := tb
 	if testDatabaseURL() == "" {
 		t.Skip("needs PostgreSQL: set TEST_DATABASE_URL (make test runs the Postgres suite)")
 	}
@@ -59,7 +61,7 @@ func StartPGCluster(t testing.TB) *PGCluster {
 	if out, err := c.pg("initdb", "-D", c.data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C").CombinedOutput(); err != nil {
 		t.Fatalf("testutil: initdb: %v\n%s", err, out)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,8 +77,9 @@ func (c *PGCluster) URL() string {
 }
 
 // Start starts the (stopped) cluster on its port and waits until it accepts connections.
-func (c *PGCluster) Start(t testing.TB) {
-	t.Helper()
+func (c *PGCluster) Start(tb testing.TB) {
+	tb.Helper()
+	t := tb
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=100", c.Port, c.dir)
 	if out, err := c.pg("pg_ctl", "-D", c.data, "-l", filepath.Join(c.dir, "log"), "-o", opts, "-w", "-t", "60", "start").CombinedOutput(); err != nil {
 		t.Fatalf("testutil: pg_ctl start: %v\n%s", err, out)
@@ -85,8 +88,9 @@ func (c *PGCluster) Start(t testing.TB) {
 
 // Stop shuts the cluster down the way an operator's restart does (fast:
 // sessions are ended, the checkpoint written) and waits until it is down.
-func (c *PGCluster) Stop(t testing.TB) {
-	t.Helper()
+func (c *PGCluster) Stop(tb testing.TB) {
+	tb.Helper()
+	t := tb
 	if out, err := c.pg("pg_ctl", "-D", c.data, "-m", "fast", "-w", "-t", "60", "stop").CombinedOutput(); err != nil {
 		t.Fatalf("testutil: pg_ctl stop: %v\n%s", err, out)
 	}
@@ -95,11 +99,11 @@ func (c *PGCluster) Stop(t testing.TB) {
 func (c *PGCluster) pg(name string, args ...string) *exec.Cmd {
 	path := filepath.Join(c.bin, name)
 	if c.asPostgres {
-		cmd := exec.Command("runuser", append([]string{"-u", "postgres", "--", path}, args...)...)
+		cmd := exec.CommandContext(context.Background(), "runuser", append([]string{"-u", "postgres", "--", path}, args...)...)
 		cmd.Dir = c.dir
 		return cmd
 	}
-	cmd := exec.Command(path, args...)
+	cmd := exec.CommandContext(context.Background(), path, args...)
 	cmd.Dir = c.dir
 	return cmd
 }
