@@ -16,6 +16,8 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/google/uuid"
+
 	"github.com/codex32/codex32/internal/testutil"
 	"github.com/codex32/codex32/models"
 	"github.com/codex32/codex32/runner"
@@ -167,15 +169,36 @@ func TestEngineCancelQueued(t *testing.T) {
 	if bot.TotalExecutions != 1 || bot.FailedExecutions != 0 {
 		t.Fatalf("stats %+v", bot)
 	}
-	// A worker started now finds nothing to run.
-	var runs atomic.Int32
-	testutil.NewEngine(t, db, testBox(t), testutil.EngineOptions{Workers: 2, Run: func(context.Context, runner.Config, json.RawMessage, map[string]string, runner.RunMeta) (*runner.Result, error) {
-		runs.Add(1)
+	// A worker started now finds nothing to run: it takes the cancelled
+	// execution's job off the queue without running it, and runs a later
+	// request. Waiting for both (not for time to pass) catches a late run.
+	ran := make(chan uuid.UUID, 8)
+	testutil.NewEngine(t, db, testBox(t), testutil.EngineOptions{Workers: 2, Run: func(_ context.Context, _ runner.Config, _ json.RawMessage, _ map[string]string, m runner.RunMeta) (*runner.Result, error) {
+		ran <- m.ExecutionID
 		return &runner.Result{Output: json.RawMessage(`1`)}, nil
 	}})
-	time.Sleep(500 * time.Millisecond)
-	if runs.Load() != 0 {
-		t.Fatal("a cancelled execution ran")
+	later, err := eng.Request(ctx, actor(u), runner.RunRequest{BotID: b.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFinal(t, db, later.ID, 30*time.Second)
+	deadline := time.Now().Add(30 * time.Second)
+	for countRows(t, db, "SELECT count(*) FROM river_job WHERE id = ? AND state IN ('completed', 'cancelled', 'discarded')", *ex.JobID) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the cancelled execution's job was never taken off the queue")
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition
+	}
+	for {
+		select {
+		case id := <-ran:
+			if id != later.ID {
+				t.Fatalf("execution %s ran; only %s should have (the other was cancelled)", id, later.ID)
+			}
+			continue
+		default:
+		}
+		break
 	}
 }
 
