@@ -17,7 +17,7 @@ import (
 // meanwhile (so a worker dying then has spent none of their attempts). It
 // used to claim them all at once, running while they waited. (One that
 // just ended gives its process back a moment before its result is
-// recorded, so each process may account for two running at once.)
+// recorded, so a process may account for more than one running at once.)
 func TestScriptAttemptsStayQueuedUntilTheyHoldASandbox(t *testing.T) {
 	db := testutil.NewDB(t)
 	eng := testutil.NewEngine(t, db, testBox(t), testutil.EngineOptions{Workers: 9, ScriptProcesses: 2})
@@ -46,7 +46,12 @@ func TestScriptAttemptsStayQueuedUntilTheyHoldASandbox(t *testing.T) {
 				final++
 			}
 		}
-		if running > 4 {
+		// Two hold a sandbox process; a run that just ended has given its
+		// process back before its result is written, and under load (the
+		// race detector, a busy database) a result can lag a second run,
+		// so a few more may show as running. All eight at once is the old
+		// behaviour: claiming every attempt before it has a process.
+		if running > 6 {
 			for _, e := range rows {
 				t.Logf("%s %s started %v (now %v)", e.ID, e.Status, e.StartedAt, time.Now().UTC())
 			}
