@@ -22,6 +22,10 @@ func checkpointLoop(ctx context.Context, db *models.DB, signer *models.AuditSign
 	for {
 		c, created, err := models.CreateAuditCheckpoint(ctx, db.Bun, signer, models.SystemActor("system"))
 		switch {
+		case err == nil && created:
+			// Logged even when shutdown began meanwhile: a stored
+			// checkpoint always has its copy in the log.
+			logCheckpoint(log, c)
 		case ctx.Err() != nil:
 			return
 		case errors.Is(err, models.ErrAuditBroken):
@@ -31,8 +35,6 @@ func checkpointLoop(ctx context.Context, db *models.DB, signer *models.AuditSign
 			if !errors.As(err, &se) { // an empty log is not worth a warning
 				log.Warn("audit checkpoint", "err", err)
 			}
-		case created:
-			logCheckpoint(log, c)
 		}
 		select {
 		case <-ctx.Done():

@@ -88,7 +88,15 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan
 		return err
 	}
 	go pruneLoop(ctx, db, cfg, log)
-	go checkpointLoop(ctx, db, signer, cfg.AuditCheckpointInterval, log)
+	// serve returns only once the checkpoint loop has: a checkpoint it
+	// stored is in the log before the process ends.
+	cpCtx, cpCancel := context.WithCancel(ctx)
+	cpDone := make(chan struct{})
+	go func() {
+		defer close(cpDone)
+		checkpointLoop(cpCtx, db, signer, cfg.AuditCheckpointInterval, log)
+	}()
+	defer func() { cpCancel(); <-cpDone }()
 	if err := startProfiler(ctx, cfg.PprofAddr, log); err != nil {
 		return fmt.Errorf("listen on %s (CODEX32_PPROF_ADDR): %w", cfg.PprofAddr, err)
 	}
