@@ -152,7 +152,15 @@ func (s *scriptServer) serve(in io.Reader, cancels io.Reader) error {
 			continue
 		}
 		cancel := s.begin(m.ID)
-		o := s.engine.run(&scriptJob{Source: m.Source, Input: m.Input, Context: m.Context, Timeout: m.Timeout}, cancel)
+		job := &scriptJob{Source: m.Source, Input: m.Input, Context: m.Context, Timeout: m.Timeout}
+		if m.Live {
+			id := m.ID
+			// The script runs on this goroutine: nothing else writes to
+			// enc meanwhile. A line that cannot be sent is only lost from
+			// the live view; the answer carries all of them.
+			job.Live = func(line string) { _ = s.enc.Encode(sandboxResponse{ID: id, Log: &line}) }
+		}
+		o := s.engine.run(job, cancel)
 		s.end()
 		if err := s.enc.Encode(sandboxResponse{ID: m.ID, Output: o.Output, Logs: o.Logs, Failure: o.Failure}); err != nil {
 			return fmt.Errorf("sandbox: answer run %d: %w", m.ID, err)

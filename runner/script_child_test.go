@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,12 +64,40 @@ func TestScriptSandboxChildProtocol(t *testing.T) {
 	require.JSONEq(t, `[1, {}]`, string(r.Output))
 	require.Equal(t, "x\n", r.Logs)
 
-	require.NoError(t, enc.Encode(sandboxRequest{ID: 8, Op: opRun, Source: `function main() { for (;;) {} }`, Timeout: time.Minute}))
-	time.Sleep(20 * time.Millisecond) // let it start: this is the cancel of a running script
+	// A live run sends its console lines as it goes: the first one shows
+	// the script is running, so this is the cancel of a running script.
+	require.NoError(t, enc.Encode(sandboxRequest{ID: 8, Op: opRun, Source: `function main() { console.log("looping"); for (;;) {} }`, Timeout: time.Minute, Live: true}))
+	r = sandboxResponse{}
+	require.NoError(t, dec.Decode(&r))
+	require.Equal(t, uint64(8), r.ID)
+	require.NotNil(t, r.Log, "got %+v", r)
+	require.Equal(t, "looping", *r.Log)
 	require.NoError(t, c.cancel.Encode(sandboxRequest{ID: 8, Op: opCancel}))
 	r = sandboxResponse{}
 	require.NoError(t, dec.Decode(&r))
-	require.Equal(t, sandboxResponse{ID: 8, Failure: &scriptFailure{Message: "script was cancelled", Kind: failCancelled}}, r)
+	require.Equal(t, sandboxResponse{ID: 8, Logs: "looping\n", Failure: &scriptFailure{Message: "script was cancelled", Kind: failCancelled}}, r)
+}
+
+// TestScriptSandboxChildLiveLinesKeepTheCap: a live run sends only the lines
+// its logs keep, so a log flood is no message flood.
+func TestScriptSandboxChildLiveLinesKeepTheCap(t *testing.T) {
+	t.Parallel()
+	c := startRawChild(t)
+	require.NoError(t, c.enc.Encode(sandboxRequest{ID: 3, Op: opRun, Source: `function main() { for (let i = 0; i < 100000; i++) console.log("line " + i + " " + "x".repeat(100)); return 1 }`, Timeout: time.Minute, Live: true}))
+	var sent int
+	for {
+		var r sandboxResponse
+		require.NoError(t, c.dec.Decode(&r))
+		require.Equal(t, uint64(3), r.ID)
+		if r.Log == nil {
+			require.JSONEq(t, `1`, string(r.Output))
+			require.True(t, strings.HasSuffix(r.Logs, logsTruncatedNote))
+			require.Equal(t, strings.Count(r.Logs, "\n")-1, sent, "one message per kept line")
+			return
+		}
+		sent++
+		require.Less(t, sent, 1000, "lines past the cap were sent")
+	}
 }
 
 // TestScriptSandboxChildExitsWhenThePoolIsGone: a child whose pool died (its
@@ -76,8 +106,15 @@ func TestScriptSandboxChildExitsWhenThePoolIsGone(t *testing.T) {
 	t.Parallel()
 	c := startRawChild(t)
 	cmd, stderr := c.cmd, c.stderr
-	require.NoError(t, c.enc.Encode(sandboxRequest{ID: 1, Op: opRun, Source: `function main() { return /^(\w+\s?)*\1$/.test("a".repeat(60) + "!") }`, Timeout: time.Minute}))
-	time.Sleep(50 * time.Millisecond)
+	require.NoError(t, c.enc.Encode(sandboxRequest{ID: 1, Op: opRun, Source: `function main() { console.log("matching"); return /^(\w+\s?)*\1$/.test("a".repeat(60) + "!") }`, Timeout: time.Minute, Live: true}))
+	var r sandboxResponse
+	require.NoError(t, c.dec.Decode(&r))
+	require.NotNil(t, r.Log, "the run started (got %+v)", r)
+	// Past its log line the script is a few instructions from the regex, and
+	// an interrupt landing there would stop it cleanly. Only the regex can
+	// use a tenth of a second of CPU: once it has, the script is stuck in it.
+	base := processCPUTicks(t, cmd.Process.Pid)
+	require.Eventually(t, func() bool { return processCPUTicks(t, cmd.Process.Pid) >= base+10 }, 30*time.Second, 5*time.Millisecond)
 	require.NoError(t, c.stdin.Close())
 	require.NoError(t, c.cancels.Close())
 
@@ -109,4 +146,19 @@ func TestScriptServerCancelBeforeRunBegins(t *testing.T) {
 		t.Fatal("only run 5 was cancelled")
 	default:
 	}
+}
+
+// processCPUTicks is the user + system CPU time of a process in clock ticks
+// (usually 1/100 s), from /proc/<pid>/stat.
+func processCPUTicks(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	require.NoError(t, err)
+	// The command name (field 2) may hold spaces: count from its ")".
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	utime, err := strconv.ParseInt(f[11], 10, 64)
+	require.NoError(t, err)
+	stime, err := strconv.ParseInt(f[12], 10, 64)
+	require.NoError(t, err)
+	return utime + stime
 }

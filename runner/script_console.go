@@ -16,6 +16,8 @@ const logsTruncatedNote = "… logs truncated\n"
 type logBuffer struct {
 	b    strings.Builder
 	full bool
+	// onLine, if not nil, gets each line as it was kept (a cut line cut).
+	onLine func(string)
 }
 
 // add appends one line. The line that does not fit is cut (on a character
@@ -28,6 +30,7 @@ func (l *logBuffer) add(line string) {
 	if len(line)+1 <= room {
 		l.b.WriteString(line)
 		l.b.WriteByte('\n')
+		l.emit(line)
 		return
 	}
 	l.full = true
@@ -38,6 +41,13 @@ func (l *logBuffer) add(line string) {
 	if cut > 0 {
 		l.b.WriteString(line[:cut])
 		l.b.WriteByte('\n')
+		l.emit(line[:cut])
+	}
+}
+
+func (l *logBuffer) emit(line string) {
+	if l.onLine != nil {
+		l.onLine(line)
 	}
 }
 

@@ -62,6 +62,10 @@ type ScriptRequest struct {
 	Context json.RawMessage
 	// Timeout is the run's time limit; 0 means 5 s.
 	Timeout time.Duration
+	// OnLog, if not nil, gets each console line while the script runs
+	// (within the log cap), from another goroutine; it must not block. The
+	// result's Logs still holds them all.
+	OnLog func(line string)
 }
 
 // ScriptPool runs scripts in sandbox child processes (codex32 sandbox), one
@@ -323,7 +327,14 @@ func (p *ScriptPool) runOn(ctx context.Context, slot *scriptSlot, proc *sandboxP
 		timeout = defaultScriptTimeout
 	}
 	id := p.nextID.Add(1)
-	msg := &sandboxRequest{ID: id, Op: opRun, Source: req.Source, Input: req.Input, Context: req.Context, Timeout: timeout}
+	msg := &sandboxRequest{ID: id, Op: opRun, Source: req.Source, Input: req.Input, Context: req.Context, Timeout: timeout, Live: req.OnLog != nil}
+	if req.OnLog != nil {
+		live := &liveRun{id: id, onLog: req.OnLog}
+		proc.live.Store(live)
+		// Lines of a run that was given up on (cancelled, timed out) stop
+		// here: its answer may come later, its lines are not wanted.
+		defer proc.live.CompareAndSwap(live, nil)
+	}
 	if err := proc.send(msg); err != nil {
 		// The child died since its last run; its exit explains why.
 		res := awaitExited

@@ -335,12 +335,20 @@ func TestScriptPoolClose(t *testing.T) {
 	t.Parallel()
 	p, _ := newTestPool(t, ScriptPoolConfig{Size: 1})
 	running := make(chan error, 1)
+	started := make(chan string, 1)
 	go func() {
-		_, err := p.Run(context.Background(), ScriptRequest{Source: `function main() { for (;;) {} }`, Timeout: time.Minute})
+		_, err := p.Run(context.Background(), ScriptRequest{Source: `function main() { console.log("in the loop"); for (;;) {} }`, Timeout: time.Minute,
+			OnLog: func(line string) { started <- line }})
 		running <- err
 	}()
-	require.Eventually(t, func() bool { return len(p.slots) == 0 && len(p.childPIDs()) == 1 }, 10*time.Second, time.Millisecond)
-	time.Sleep(20 * time.Millisecond) // let the run reach the child
+	select {
+	case line := <-started: // the run reached the child and is looping
+		require.Equal(t, "in the loop", line)
+	case err := <-running:
+		t.Fatalf("the run ended before Close: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the script never started")
+	}
 	require.NoError(t, p.Close())
 	require.ErrorIs(t, <-running, ErrScriptPoolClosed)
 	require.Empty(t, p.childPIDs())

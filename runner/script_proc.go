@@ -34,6 +34,8 @@ type sandboxProc struct {
 	ready     chan *sandboxReady    // the greeting
 	responses chan *sandboxResponse // answers; one run at a time, so one slot
 	exited    chan struct{}         // closed when the process is gone and its output read
+	// live gets the console lines of the run in progress (set per run).
+	live atomic.Pointer[liveRun]
 
 	// rssLimit is the resident size at which the pool kills the child; set
 	// from the greeting before the first run.
@@ -46,6 +48,12 @@ type sandboxProc struct {
 	firstLine string // the first line on stderr, for start failures
 	fatal     string // the Go runtime's "fatal error: …" or "panic: …" line
 	outOfMem  bool   // the Go runtime reported it could not get memory
+}
+
+// liveRun is a run whose console lines go to onLog as they come.
+type liveRun struct {
+	id    uint64
+	onLog func(string)
 }
 
 // startSandboxProc starts argv with env and the goroutines that read its
@@ -105,6 +113,12 @@ func (p *sandboxProc) readStdout(stdout io.Reader, stderrDone <-chan struct{}, o
 			select {
 			case p.ready <- r.Ready:
 			default:
+			}
+			continue
+		}
+		if r.Log != nil {
+			if l := p.live.Load(); l != nil && l.id == r.ID {
+				l.onLog(*r.Log)
 			}
 			continue
 		}

@@ -9,7 +9,8 @@ import (
 // requests on the child's stdin, answers on its stdout, and cancels on a
 // pipe of their own (file descriptor 3, named in envSandboxCancelFD), which
 // the child reads while it runs a script. A child first sends a greeting
-// (id 0, ready set), then answers each run with the run's id. It runs one
+// (id 0, ready set), then answers each run with the run's id (a live run sends its console lines
+// first, one message each). It runs one
 // script at a time; a cancel names the run to interrupt. The end of the
 // cancel pipe tells a child its pool is gone.
 
@@ -26,6 +27,9 @@ type sandboxRequest struct {
 	Input   json.RawMessage `json:"input,omitempty"`
 	Context json.RawMessage `json:"ctx,omitempty"`
 	Timeout time.Duration   `json:"timeout_ns,omitempty"`
+	// Live asks the child to send each console line of the run as it is
+	// written (a response with Log set), before the run's answer.
+	Live bool `json:"live,omitempty"`
 }
 
 // sandboxResponse is a message from a child: its greeting or a run's result.
@@ -35,6 +39,9 @@ type sandboxResponse struct {
 	Output  json.RawMessage `json:"output,omitempty"`
 	Logs    string          `json:"logs,omitempty"`
 	Failure *scriptFailure  `json:"failure,omitempty"`
+	// Log is one console line of a live run that is still going; such a
+	// message is not the run's answer.
+	Log *string `json:"log,omitempty"`
 }
 
 // sandboxReady is what a child tells the pool about itself when it starts.

@@ -37,6 +37,9 @@ type scriptJob struct {
 	Input   json.RawMessage // the execution's input; empty means null
 	Context json.RawMessage // a small object passed as main's second argument; empty means {}
 	Timeout time.Duration
+	// Live, if not nil, gets each console line as it is written (within
+	// the log cap), on the run's goroutine.
+	Live func(line string)
 }
 
 // failureKind says why a run stopped when it did not fail on its own.
@@ -104,7 +107,7 @@ func (e *scriptEngine) run(job *scriptJob, cancel <-chan struct{}) (out scriptOu
 
 	vm := goja.New()
 	vm.SetMaxCallStackSize(maxScriptCallDepth)
-	r := &scriptRun{vm: vm, logs: &logBuffer{}}
+	r := &scriptRun{vm: vm, logs: &logBuffer{onLine: job.Live}}
 	g := startScriptGuard(vm, timeout, e.memoryLimit, cancel, e.memoryStuck)
 	defer func() {
 		g.finish()
