@@ -9,10 +9,10 @@ import (
 // requests on the child's stdin, answers on its stdout, and cancels on a
 // pipe of their own (file descriptor 3, named in envSandboxCancelFD), which
 // the child reads while it runs a script. A child first sends a greeting
-// (id 0, ready set), then answers each run with the run's id (a live run sends its console lines
-// first, one message each). It runs one
-// script at a time; a cancel names the run to interrupt. The end of the
-// cancel pipe tells a child its pool is gone.
+// (id 0, ready set), then answers each run with the run's id; a live run
+// sends its console lines first, one message each. It runs one script at a
+// time; a cancel names the run to interrupt. The end of the cancel pipe
+// tells a child its pool is gone.
 
 const (
 	opRun    = "run"
