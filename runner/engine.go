@@ -45,6 +45,11 @@ type EngineConfig struct {
 	// indexes, which only the tables' owner may run (serve and worker as a
 	// least-privilege role: codex32 db grants).
 	SkipRiverReindex bool
+	// LiveLog, if not nil, gets each console line of a script bot while it
+	// runs (within the sandbox's log cap; the stored logs are unchanged). It
+	// is called on the sandbox's reader: it must not block. Lines are not
+	// masked here; a sink that shows them must mask them itself.
+	LiveLog func(meta RunMeta, line string)
 	// Run replaces the bot kinds (tests only).
 	Run RunFunc
 }

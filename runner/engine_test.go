@@ -204,15 +204,31 @@ func TestEngineCancelQueued(t *testing.T) {
 
 func TestEngineCancelRunningScript(t *testing.T) {
 	db := testutil.NewDB(t)
-	eng := testutil.NewEngine(t, db, testBox(t), testutil.EngineOptions{Workers: 2})
+	type liveLine struct {
+		meta runner.RunMeta
+		line string
+	}
+	printed := make(chan liveLine, 8)
+	eng := testutil.NewEngine(t, db, testBox(t), testutil.EngineOptions{Workers: 2, LiveLog: func(meta runner.RunMeta, line string) {
+		select {
+		case printed <- liveLine{meta, line}:
+		default:
+		}
+	}})
 	b := newBot(t, db, models.KindScript, scriptConfig(`function main() { console.log("working on it"); for (;;) {} }`, `"timeout_seconds": 60`))
 	ctx := context.Background()
 	ex, err := eng.Request(ctx, models.SystemActor("test"), runner.RunRequest{BotID: b.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, db, ex.ID, 20*time.Second, "running", func(e *models.Execution) bool { return e.Status == models.ExecRunning })
-	time.Sleep(200 * time.Millisecond) // in its loop, past the log line
+	select { // in its loop, past the log line
+	case got := <-printed:
+		if got.line != "working on it" || got.meta.ExecutionID != ex.ID || got.meta.BotID != b.ID {
+			t.Fatalf("live line %+v, want execution %s of bot %s", got, ex.ID, b.ID)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the script never printed its line")
+	}
 	start := time.Now()
 	if _, err := eng.Cancel(ctx, models.SystemActor("test"), ex.ID); err != nil {
 		t.Fatal(err)

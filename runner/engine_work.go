@@ -187,6 +187,9 @@ func (e *Engine) runKind(ctx context.Context, client *http.Client, cfg Config, i
 	case *ScriptConfig:
 		mc, _ := json.Marshal(meta)
 		req := ScriptRequest{Source: c.Source, Input: input, Context: mc, Timeout: min(c.Timeout(), e.cfg.ScriptMaxTimeout)}
+		if live := e.cfg.LiveLog; live != nil {
+			req.OnLog = func(line string) { live(meta, line) }
+		}
 		if hold != nil {
 			return hold.Run(ctx, req)
 		}

@@ -47,6 +47,8 @@ type EngineOptions struct {
 	WorkerID           string
 	// ScriptProcesses is the sandbox pool size (default 2).
 	ScriptProcesses int
+	// LiveLog: see runner.EngineConfig.LiveLog.
+	LiveLog func(meta runner.RunMeta, line string)
 }
 
 // NewEngine builds an execution engine on db; with Workers > 0 it starts
@@ -57,6 +59,7 @@ func NewEngine(tb testing.TB, db *models.DB, box *models.SecretBox, o EngineOpti
 	cfg := runner.EngineConfig{
 		DB: db, Log: Logger(tb), Secrets: box, Workers: o.Workers, ErrorAfterFailures: o.ErrorAfterFailures,
 		LostAfter: o.LostAfter, Outbound: o.Outbound, Run: o.Run, WorkerID: o.WorkerID,
+		LiveLog: o.LiveLog,
 	}
 	if o.Workers > 0 && o.Run == nil {
 		cfg.Scripts = ScriptPool(tb, max(o.ScriptProcesses, 2))
