@@ -31,8 +31,8 @@ type Config struct {
 	Addr        string `env:"CODEX32_ADDR" envDefault:":8080" help:"address the web server listens on, host:port"`
 	DataDir     string `env:"CODEX32_DATA_DIR" envDefault:"./data" help:"directory for the embedded SQLite database and other local files"`
 	Env         string `env:"CODEX32_ENV" envDefault:"development" help:"development or production"`
-	LogLevel    string `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
-	LogFormat   string `env:"LOG_FORMAT" envDefault:"text" help:"text or json"`
+	LogLevel    string `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error, optionally per component after a comma: info,runner=debug,http=warn (components: http, auth, api, runner, sandbox, scheduler, audit, db)"`
+	LogFormat   string `env:"LOG_FORMAT" envDefault:"text" help:"text, json, or ecs (JSON with Elastic Common Schema field names, for Filebeat/Elastic)"`
 	PprofAddr   string `env:"CODEX32_PPROF_ADDR" help:"host:port for Go's profiler (/debug/pprof/) on its own listener, e.g. 127.0.0.1:6060; empty = off; never expose it publicly"`
 	AutoMigrate bool   `env:"CODEX32_AUTO_MIGRATE" envDefault:"true" help:"apply database migrations when serve starts (serve --migrate=false also turns it off)"`
 
@@ -77,12 +77,31 @@ type Config struct {
 	AuditSigningKey         string        `env:"CODEX32_AUDIT_SIGNING_KEY" help:"Ed25519 key (64 hex characters; codex32 audit keygen) that signs audit checkpoints; keep it outside the database (development: a key file in the data directory)"`
 	AuditCheckpointInterval time.Duration `env:"CODEX32_AUDIT_CHECKPOINT_INTERVAL" envDefault:"10m" help:"serve signs an audit checkpoint this often when the audit log has grown (0 = only on demand: codex32 audit checkpoint)"`
 
+	MetricsAddr         string `env:"CODEX32_METRICS_ADDR" help:"host:port of a separate listener serving Prometheus metrics at /metrics, e.g. :9090 (serve and worker each expose their own); empty = off"`
+	MetricsToken        string `env:"CODEX32_METRICS_TOKEN" help:"when set (at least 16 characters), /metrics is also served on the main port to requests with Authorization: Bearer <token>"`
+	MetricsBotLabels    bool   `env:"CODEX32_METRICS_BOT_LABELS" envDefault:"false" help:"add codex32_bot_executions_finished_total{bot_id,status}, one series per bot (opt-in: raises cardinality)"`
+	MetricsBotLabelsMax int    `env:"CODEX32_METRICS_BOT_LABELS_MAX" envDefault:"100" help:"cap on distinct bot_id labels; bots beyond it are counted as bot_id=\"other\""`
+
+	OTLPEndpoint    string `env:"OTEL_EXPORTER_OTLP_ENDPOINT" help:"OpenTelemetry collector URL, e.g. http://otel-collector:4318 (http/protobuf) or http://otel-collector:4317 (grpc); traces are off when empty"`
+	OTLPProtocol    string `env:"OTEL_EXPORTER_OTLP_PROTOCOL" envDefault:"http/protobuf" help:"http/protobuf or grpc"`
+	OTelServiceName string `env:"OTEL_SERVICE_NAME" envDefault:"codex32" help:"service.name of the traces this process sends"`
+	OTelSampler     string `env:"OTEL_TRACES_SAMPLER" envDefault:"parentbased_always_on" help:"always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio"`
+	OTelSamplerArg  string `env:"OTEL_TRACES_SAMPLER_ARG" help:"the ratio for the traceidratio samplers, 0 to 1 (default 1)"`
+	OTelResource    string `env:"OTEL_RESOURCE_ATTRIBUTES" help:"extra resource attributes of the traces, key=value,key=value (e.g. deployment.environment=prod)"`
+	TraceURL        string `env:"CODEX32_TRACE_URL" help:"link to a trace in your tracing UI, with {trace_id} in it, e.g. https://jaeger.example.com/trace/{trace_id}; the execution page links its trace through it"`
+	// TrustTraceparent lists who may continue a trace: a traceparent header
+	// from anyone else starts a new trace (linked to theirs).
+	TrustTraceparent string `env:"CODEX32_TRUST_TRACEPARENT" envDefault:"proxies" help:"whose incoming W3C traceparent header continues their trace: proxies (CODEX32_TRUSTED_PROXIES and loopback), all, or none; webhooks always honour it"`
+
 	// Database is derived from DatabaseURL by Validate.
 	Database Database `env:"-"`
 	// Migrate is where migrations run: DATABASE_MIGRATE_URL, else Database.
 	Migrate Database `env:"-"`
-	// Level is derived from LogLevel by Validate.
+	// Level is derived from LogLevel by Validate: the default level.
 	Level slog.Level `env:"-"`
+	// ComponentLevels is derived from LogLevel by Validate: the levels of
+	// the components named after the first comma.
+	ComponentLevels map[string]slog.Level `env:"-"`
 	// APIRate is derived from APIRateLimit by Validate.
 	APIRate Rate `env:"-"`
 	// baseURLDefaulted: Validate filled BaseURL in (CODEX32_BASE_URL unset).
@@ -209,13 +228,18 @@ func (c *Config) Validate() error {
 	default:
 		return &Error{Setting: "CODEX32_ENV", Problem: fmt.Sprintf("%q is not development or production", c.Env)}
 	}
-	if err := c.Level.UnmarshalText([]byte(c.LogLevel)); err != nil {
-		return &Error{Setting: "LOG_LEVEL", Problem: fmt.Sprintf("%q is not debug, info, warn or error", c.LogLevel)}
+	level, components, err := ParseLogLevels(c.LogLevel)
+	if err != nil {
+		return &Error{Setting: "LOG_LEVEL", Problem: err.Error()}
 	}
+	c.Level, c.ComponentLevels = level, components
 	switch c.LogFormat {
-	case "text", "json":
+	case "text", "json", "ecs":
 	default:
-		return &Error{Setting: "LOG_FORMAT", Problem: fmt.Sprintf("%q is not text or json", c.LogFormat)}
+		return &Error{Setting: "LOG_FORMAT", Problem: fmt.Sprintf("%q is not text, json or ecs", c.LogFormat)}
+	}
+	if err := c.validateTelemetry(); err != nil {
+		return err
 	}
 	if strings.TrimSpace(c.DataDir) == "" {
 		return &Error{Setting: "CODEX32_DATA_DIR", Problem: "must not be empty"}

@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -162,4 +163,45 @@ func TestAPIRateLimit(t *testing.T) {
 		require.NotContains(t, err.Error(), "\n")
 		t.Log(err)
 	}
+}
+
+func TestLogLevelsPerComponent(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.FromEnv(map[string]string{"LOG_LEVEL": "warn, runner=debug,http=error", "LOG_FORMAT": "ecs"})
+	require.NoError(t, err)
+	require.Equal(t, slog.LevelWarn, cfg.Level)
+	require.Equal(t, map[string]slog.Level{"runner": slog.LevelDebug, "http": slog.LevelError}, cfg.ComponentLevels)
+	for _, bad := range []string{"loud", "info,runner", "info,nosuch=debug", "info,runner=loud", "runner=debug"} {
+		_, err := config.FromEnv(map[string]string{"LOG_LEVEL": bad})
+		var ce *config.Error
+		require.ErrorAs(t, err, &ce, bad)
+		require.Equal(t, "LOG_LEVEL", ce.Setting, bad)
+	}
+}
+
+func TestTelemetrySettings(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.FromEnv(map[string]string{"CODEX32_METRICS_ADDR": ":9090", "CODEX32_METRICS_TOKEN": "0123456789abcdef",
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "CODEX32_TRACE_URL": "https://jaeger.example.com/trace/{trace_id}"})
+	require.NoError(t, err)
+	require.Equal(t, "https://jaeger.example.com/trace/4bf92f3577b34da6a3ce929d0e0e4736", cfg.TraceLink("4bf92f3577b34da6a3ce929d0e0e4736"))
+	require.Empty(t, cfg.TraceLink(""), "no trace id, no link")
+	for setting, bad := range map[string]string{
+		"CODEX32_METRICS_ADDR":           "9090",
+		"CODEX32_METRICS_TOKEN":          "short",
+		"CODEX32_METRICS_BOT_LABELS_MAX": "0",
+		"OTEL_EXPORTER_OTLP_ENDPOINT":    "collector:4318",
+		"OTEL_EXPORTER_OTLP_PROTOCOL":    "http/json",
+		"OTEL_TRACES_SAMPLER":            "sometimes",
+		"OTEL_TRACES_SAMPLER_ARG":        "2",
+		"CODEX32_TRACE_URL":              "https://jaeger.example.com/trace/",
+		"CODEX32_TRUST_TRACEPARENT":      "everyone",
+	} {
+		_, err := config.FromEnv(map[string]string{setting: bad})
+		var ce *config.Error
+		require.ErrorAs(t, err, &ce, setting)
+		require.Equal(t, setting, ce.Setting)
+	}
+	_, err = config.FromEnv(map[string]string{"CODEX32_METRICS_ADDR": ":8080"})
+	require.Error(t, err, "metrics on the main address")
 }
