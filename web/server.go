@@ -11,6 +11,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
+
+	"github.com/codex32/codex32/internal/telemetry"
 )
 
 // Options configure the app.
@@ -21,6 +23,11 @@ type Options struct {
 	Secure bool
 	// ClientIP resolves the client address (see ClientIP); default: the peer.
 	ClientIP func(*fiber.Ctx) string
+	// Metrics records every request (nil: none).
+	Metrics *telemetry.Metrics
+	// MetricsToken, when set, also serves Metrics at /metrics on this app
+	// to callers sending it as a bearer token.
+	MetricsToken string
 }
 
 // New returns a Fiber app with, in order: request id, client address,
@@ -45,6 +52,12 @@ func New(opts Options) *fiber.App {
 	})
 	rememberRefusedPaths(app)
 	app.Use(requestid.New())
+	if opts.Metrics != nil {
+		app.Use(CountRequests(app, opts.Metrics))
+		if opts.MetricsToken != "" {
+			app.Get("/metrics", MetricsEndpoint(opts.Metrics, opts.MetricsToken))
+		}
+	}
 	app.Use(StoreClientIP(opts.ClientIP))
 	app.Use(accessLog(opts.Logger))
 	app.Use(recover.New(recover.Config{
