@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/codex32/codex32/internal/telemetry"
 	"github.com/codex32/codex32/models"
 	"github.com/codex32/codex32/runner"
 	"github.com/codex32/codex32/views"
@@ -58,6 +59,10 @@ type Deps struct {
 	// runs (the public half of CODEX32_AUDIT_SIGNING_KEY); nil: they are
 	// not checked.
 	AuditKey ed25519.PublicKey
+	// Metrics records what the handlers do (nil: nothing); MetricsToken,
+	// when set, serves them at /metrics to its bearer.
+	Metrics      *telemetry.Metrics
+	MetricsToken string
 }
 
 // Schema is what the handlers need to know about the database schema.
@@ -83,7 +88,7 @@ func NewApp(d Deps) *fiber.App {
 		d.APIKeyMaxDays = 365
 	}
 	d.BaseURL = strings.TrimSuffix(d.BaseURL, "/")
-	app := web.New(web.Options{Logger: d.Log, Version: d.Version, Secure: d.Secure, ClientIP: d.ClientIP})
+	app := web.New(web.Options{Logger: d.Log, Version: d.Version, Secure: d.Secure, ClientIP: d.ClientIP, Metrics: d.Metrics, MetricsToken: d.MetricsToken})
 	h := newHandler(d)
 	app.Use(h.cache.invalidateListsAfterWrites)
 	h.routes(app)

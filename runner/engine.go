@@ -15,6 +15,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/codex32/codex32/internal/batch"
+	"github.com/codex32/codex32/internal/telemetry"
 	"github.com/codex32/codex32/models"
 )
 
@@ -50,6 +51,8 @@ type EngineConfig struct {
 	// is called on the sandbox's reader: it must not block. Lines are not
 	// masked here; a sink that shows them must mask them itself.
 	LiveLog func(meta RunMeta, line string)
+	// Metrics counts executions, outbound calls and tokens (nil: none).
+	Metrics *telemetry.Metrics
 	// Run replaces the bot kinds (tests only).
 	Run RunFunc
 }
@@ -239,48 +242,60 @@ func (e *Engine) Request(ctx context.Context, actor models.Actor, r RunRequest) 
 	if err != nil {
 		return nil, err
 	}
+	if res.err == nil && res.ex != nil {
+		e.cfg.Metrics.ExecutionRequested(string(res.kind), string(res.ex.Trigger), 1)
+	}
 	return res.ex, res.err
 }
 
 // RequestTx is Request inside the caller's transaction: nothing is queued
 // unless tx commits.
+// It is counted as requested when it returns, before tx commits.
 func (e *Engine) RequestTx(ctx context.Context, tx bun.Tx, actor models.Actor, r RunRequest) (*models.Execution, error) {
+	ex, kind, err := e.requestTx(ctx, tx, actor, r)
+	if err == nil {
+		e.cfg.Metrics.ExecutionRequested(string(kind), string(ex.Trigger), 1)
+	}
+	return ex, err
+}
+
+func (e *Engine) requestTx(ctx context.Context, tx bun.Tx, actor models.Actor, r RunRequest) (*models.Execution, models.BotKind, error) {
 	rb := e.loadRunnable(ctx, tx, r.BotID)
 	if err := rb.forRequest(&r); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	v := rb.v
 	ex := &models.Execution{ID: models.NewID(), Input: r.Input, Trigger: r.Trigger, MaxAttempts: rb.cfg.Retry().MaxAttempts, BotName: rb.b.Name}
 	if r.Claim != nil {
 		if err := models.PrepareRequestedExecutions([]models.RequestedExecution{{Actor: actor, Version: v, Execution: ex}}); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		claim, err := claimFor(r, ex)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		inserted, err := models.InsertIdempotencyClaims(ctx, tx, []*models.IdempotencyKey{claim})
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if !inserted[0] {
-			return nil, ErrIdempotencyKeyTaken
+			return nil, "", ErrIdempotencyKeyTaken
 		}
 	}
 	jobID, err := e.queue.enqueue(ctx, tx, ex.ID, 1, time.Time{})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	ex.JobID = &jobID
 	if err := models.InsertRequestedExecution(ctx, tx, actor, v, ex); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if r.Also != nil {
 		if err := r.Also(ctx, tx, ex); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
-	return ex, nil
+	return ex, rb.cfg.Kind(), nil
 }
 
 // Rerun requests a new execution with the same input as an earlier one, of
@@ -299,6 +314,9 @@ func (e *Engine) Cancel(ctx context.Context, actor models.Actor, id uuid.UUID) (
 	ex, err := models.RequestCancel(ctx, e.db, actor, id)
 	if err != nil {
 		return nil, err
+	}
+	if ex.Status == models.ExecCancelled {
+		e.countFinished(ctx, ex, ex.Status) // it was queued: no worker ends it
 	}
 	if f, ok := e.running.Load(id); ok {
 		f.(context.CancelCauseFunc)(errCancelledByUser)

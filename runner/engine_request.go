@@ -20,8 +20,9 @@ type requestItem struct {
 }
 
 type requestResult struct {
-	ex  *models.Execution
-	err error
+	ex   *models.Execution
+	kind models.BotKind
+	err  error
 }
 
 // checkInput validates and defaults a request's input.
@@ -140,7 +141,7 @@ func (e *Engine) flushRequests(ctx context.Context, items []requestItem) ([]requ
 					return err
 				}
 			}
-			out[i].ex = rs[k].Execution
+			out[i].ex, out[i].kind = rs[k].Execution, bots[items[i].r.BotID].cfg.Kind()
 		}
 		return nil
 	})
@@ -157,12 +158,13 @@ func (e *Engine) flushRequests(ctx context.Context, items []requestItem) ([]requ
 	for _, i := range ok {
 		it := items[i]
 		var ex *models.Execution
+		var kind models.BotKind
 		txErr := e.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 			var err error
-			ex, err = e.RequestTx(ctx, tx, it.actor, it.r)
+			ex, kind, err = e.requestTx(ctx, tx, it.actor, it.r)
 			return err
 		})
-		out[i] = requestResult{ex: ex, err: txErr}
+		out[i] = requestResult{ex: ex, kind: kind, err: txErr}
 	}
 	return out, nil
 }

@@ -121,8 +121,14 @@ func (e *Engine) recoverLost(ctx context.Context) error {
 		}
 		fs = append(fs, f)
 	}
-	if _, err := models.FinishExecutions(ctx, e.db, fs, e.finishOptions()); err != nil {
+	errs, err := models.FinishExecutions(ctx, e.db, fs, e.finishOptions())
+	if err != nil {
 		return err
+	}
+	for i, f := range fs {
+		if errs[i] == nil {
+			e.countFinished(ctx, &lost[i], f.Status)
+		}
 	}
 	e.log.Warn("recovered executions of lost workers", "count", len(fs))
 	return nil

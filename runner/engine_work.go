@@ -88,7 +88,11 @@ func (e *Engine) work(ctx context.Context, args ExecuteArgs) error {
 	res, secrets, runErr := e.runAttempt(runCtx, ex, hold)
 	f := e.outcome(ctx, runCtx, ex, res, secrets, runErr)
 	f.Started, f.Ended = started, time.Now()
-	return e.record(ctx, f)
+	stored, held, err := e.record(ctx, f)
+	if err == nil && held {
+		e.countAttempt(e.kindOf(ctx, ex), ex, stored)
+	}
+	return err
 }
 
 // awaitSlot returns whether the attempt is still waiting to run (false:
@@ -195,9 +199,11 @@ func (e *Engine) runKind(ctx context.Context, client *http.Client, cfg Config, i
 		}
 		return e.cfg.Scripts.Run(ctx, req)
 	case *HTTPConfig:
-		return RunHTTP(ctx, client, c, input, secrets)
+		return RunHTTP(ctx, countedClient(client, e.cfg.Metrics, string(models.KindHTTP)), c, input, secrets)
 	case *LLMConfig:
-		return RunLLM(ctx, client, c, input, secrets)
+		res, err := RunLLM(ctx, countedClient(client, e.cfg.Metrics, string(models.KindLLM)), c, input, secrets)
+		e.countTokens(c, res)
+		return res, err
 	default:
 		return nil, &RunError{Message: fmt.Sprintf("unknown bot config %T", cfg)}
 	}
@@ -283,16 +289,20 @@ func unstorableOutput(out json.RawMessage) string {
 // this worker lives. It gives up only once the job's context has ended
 // (the worker is stopping) and a few tries have failed; the attempt is
 // then recovered as lost after the process is gone.
-func (e *Engine) record(jobCtx context.Context, f models.Finish) error {
+// It returns what was stored and whether the attempt was still held
+// (false: cancelled or recovered meanwhile, nothing stored).
+func (e *Engine) record(jobCtx context.Context, f models.Finish) (models.Finish, bool, error) {
 	var err error
 	for try, wait := 0, 100*time.Millisecond; try < 10 || jobCtx.Err() == nil; try, wait = try+1, min(wait*2, 10*time.Second) {
-		if err = e.recordOnce(jobCtx, f, try == 0); err == nil {
-			return nil
+		var stored models.Finish
+		var held bool
+		if stored, held, err = e.recordOnce(jobCtx, f, try == 0); err == nil {
+			return stored, held, nil
 		}
 		e.log.Warn("record execution outcome", "execution", f.ID, "err", err)
 		time.Sleep(wait)
 	}
-	return fmt.Errorf("record execution %s: %w", f.ID, err)
+	return f, false, fmt.Errorf("record execution %s: %w", f.ID, err)
 }
 
 // recordOnce tries to store f: shared with other results (batched), else
@@ -301,7 +311,7 @@ func (e *Engine) record(jobCtx context.Context, f models.Finish) error {
 // output and logs, with the reason, so that a result that can never be
 // written still ends its execution. An error means even that failed: the
 // database is away.
-func (e *Engine) recordOnce(jobCtx context.Context, f models.Finish, batched bool) error {
+func (e *Engine) recordOnce(jobCtx context.Context, f models.Finish, batched bool) (models.Finish, bool, error) {
 	finish := func(f models.Finish) (error, error) {
 		// The outcome is stored even after the job's context has ended (the
 		// worker stopping): keep its values, not its cancellation.
@@ -326,13 +336,15 @@ func (e *Engine) recordOnce(jobCtx context.Context, f models.Finish, batched boo
 		mended := withoutResult(f, err)
 		if itemErr, err = finish(mended); err == nil {
 			e.log.Error("execution result could not be stored; recorded it failed without its output and logs", "execution", f.ID, "err", mended.Error)
+			f = mended
 		}
 	}
 	if err == nil && itemErr != nil {
 		// Recovered by another worker or cancelled meanwhile.
 		e.log.Info("attempt no longer held", "execution", f.ID, "attempt", f.Attempt)
+		return f, false, nil
 	}
-	return err
+	return f, err == nil, err
 }
 
 // withoutResult is f without what could not be stored, failed with why.

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/codex32/codex32/internal/telemetry"
 )
 
 // ErrScriptPoolClosed is what Run returns once Close has been called.
@@ -50,6 +52,8 @@ type ScriptPoolConfig struct {
 	// Logger gets the children's stderr and the pool's warnings; nil
 	// discards them.
 	Logger *slog.Logger
+	// Metrics counts replaced children and reports the pool (nil: none).
+	Metrics *telemetry.Metrics
 }
 
 // ScriptRequest is one run of a script bot.
@@ -78,6 +82,7 @@ type ScriptPool struct {
 	limit     int64
 	argv, env []string
 	log       *slog.Logger
+	metrics   *telemetry.Metrics
 	killGrace time.Duration
 
 	slots   chan *scriptSlot // free slots; a slot owns at most one child
@@ -96,7 +101,7 @@ type scriptSlot struct{ proc *sandboxProc }
 // NewScriptPool makes a pool; it starts no process until the first Run.
 func NewScriptPool(cfg ScriptPoolConfig) (*ScriptPool, error) {
 	p := &ScriptPool{
-		size: cfg.Size, limit: cfg.MemoryLimitBytes, log: cfg.Logger, killGrace: scriptKillGrace,
+		size: cfg.Size, limit: cfg.MemoryLimitBytes, log: cfg.Logger, metrics: cfg.Metrics, killGrace: scriptKillGrace,
 		closing: make(chan struct{}), procs: make(map[*sandboxProc]struct{}),
 	}
 	if p.size <= 0 {
@@ -126,7 +131,16 @@ func NewScriptPool(cfg ScriptPoolConfig) (*ScriptPool, error) {
 	for range p.size {
 		p.slots <- &scriptSlot{}
 	}
+	p.metrics.WatchSandbox(p.Stats)
 	return p, nil
+}
+
+// Stats reports the children alive and those running a script now.
+func (p *ScriptPool) Stats() (processes, busy int) {
+	p.mu.Lock()
+	processes = len(p.procs)
+	p.mu.Unlock()
+	return processes, p.size - len(p.slots)
 }
 
 // Run runs one script in a free child, waiting for one if all are busy. A
@@ -342,7 +356,7 @@ func (p *ScriptPool) runOn(ctx context.Context, slot *scriptSlot, proc *sandboxP
 			// Waiting for the child's exit is bounded by killGrace, not ctx.
 			_, res = p.await(context.WithoutCancel(ctx), proc, id, time.Now().Add(p.killGrace))
 		}
-		p.retire(slot)
+		p.retire(slot, p.deathReason(proc))
 		if p.isClosed() {
 			return nil, ErrScriptPoolClosed
 		}
@@ -356,19 +370,19 @@ func (p *ScriptPool) runOn(ctx context.Context, slot *scriptSlot, proc *sandboxP
 	switch res {
 	case awaitAnswered:
 		if resp.Failure != nil && resp.Failure.Kind == failMemory {
-			p.retire(slot)
+			p.retire(slot, restartMemory)
 		} else {
 			p.slots <- slot
 		}
 		return answerResult(resp)
 	case awaitExited:
-		p.retire(slot)
+		p.retire(slot, p.deathReason(proc))
 		if p.isClosed() {
 			return nil, ErrScriptPoolClosed
 		}
 		return nil, proc.deathError(p.limit)
 	case awaitDeadline:
-		p.retire(slot)
+		p.retire(slot, restartTimeout)
 		proc.log.Warn("script sandbox: the script did not stop at its time limit; killed the child", "timeout", timeout)
 		return nil, &RunError{Message: timedOutMessage(timeout), TimedOut: true}
 	default: // awaitCancelled
@@ -382,7 +396,7 @@ func (p *ScriptPool) runOn(ctx context.Context, slot *scriptSlot, proc *sandboxP
 			return nil, cancelledError(ctx)
 		}
 		if resp.Failure != nil && resp.Failure.Kind == failMemory {
-			p.retire(slot)
+			p.retire(slot, restartMemory)
 		} else {
 			p.slots <- slot
 		}
@@ -396,7 +410,7 @@ func (p *ScriptPool) drain(ctx context.Context, slot *scriptSlot, proc *sandboxP
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		p.retire(slot)
+		p.retire(slot, "")
 		return
 	}
 	p.wg.Add(1)
@@ -409,15 +423,39 @@ func (p *ScriptPool) drain(ctx context.Context, slot *scriptSlot, proc *sandboxP
 			p.slots <- slot
 			return
 		}
-		p.retire(slot)
+		reason := restartCancel
+		if res == awaitAnswered {
+			reason = restartMemory
+		}
+		p.retire(slot, reason)
 	}()
 }
 
+// Why a child was replaced (codex32_sandbox_restarts_total{reason}).
+const (
+	restartMemory  = "memory"
+	restartTimeout = "timeout"
+	restartCrash   = "crash"
+	restartCancel  = "cancel"
+)
+
+// deathReason says why a child that exited on its own did.
+func (p *ScriptPool) deathReason(proc *sandboxProc) string {
+	if proc.gone() && proc.exitedForMemory() {
+		return restartMemory
+	}
+	return restartCrash
+}
+
 // retire kills the slot's child and frees the slot once the child is gone,
-// so that a replacement never runs beside the memory it replaces.
-func (p *ScriptPool) retire(slot *scriptSlot) {
+// so that a replacement never runs beside the memory it replaces. reason
+// (see restart*) is counted unless the pool is closing or empty.
+func (p *ScriptPool) retire(slot *scriptSlot, reason string) {
 	proc := slot.proc
 	slot.proc = nil
+	if proc != nil && reason != "" && !p.isClosed() {
+		p.metrics.SandboxRestart(reason)
+	}
 	if proc == nil || proc.gone() {
 		p.slots <- slot
 		return

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/codex32/codex32/internal/config"
+	"github.com/codex32/codex32/internal/telemetry"
 	"github.com/codex32/codex32/migrations"
 	"github.com/codex32/codex32/models"
 	"github.com/codex32/codex32/runner"
@@ -23,7 +24,7 @@ type engine struct {
 
 // buildEngine wires the execution engine from the settings; workers 0
 // builds one that only enqueues (serve with CODEX32_WORKERS=0).
-func buildEngine(ctx context.Context, cfg *config.Config, db *models.DB, box *models.SecretBox, log *slog.Logger, workers int) (*engine, error) {
+func buildEngine(ctx context.Context, cfg *config.Config, db *models.DB, box *models.SecretBox, log *slog.Logger, workers int, metrics *telemetry.Metrics) (*engine, error) {
 	allow, hosts, err := runner.ParseAllowList(cfg.OutboundAllow)
 	if err != nil {
 		return nil, &config.Error{Setting: "CODEX32_OUTBOUND_ALLOW", Problem: err.Error()}
@@ -45,7 +46,7 @@ func buildEngine(ctx context.Context, cfg *config.Config, db *models.DB, box *mo
 			size = runtime.NumCPU()
 		}
 		pool, err = runner.NewScriptPool(runner.ScriptPoolConfig{
-			Size: size, MemoryLimitBytes: int64(cfg.ScriptMemoryMB) << 20, Logger: log,
+			Size: size, MemoryLimitBytes: int64(cfg.ScriptMemoryMB) << 20, Logger: log, Metrics: metrics,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("script sandbox: %w", err)
@@ -56,7 +57,7 @@ func buildEngine(ctx context.Context, cfg *config.Config, db *models.DB, box *mo
 		Outbound:         runner.OutboundPolicy{Allow: allow, AllowHosts: hosts},
 		ScriptMaxTimeout: cfg.ScriptMaxTimeout, ErrorAfterFailures: cfg.ErrorAfterFailures,
 		LostAfter: cfg.WorkerLostAfter, Retention: cfg.ExecutionRetention, KeepPerBot: cfg.ExecutionKeep,
-		SkipRiverReindex: !role.OwnsTables,
+		SkipRiverReindex: !role.OwnsTables, Metrics: metrics,
 	})
 	if err != nil {
 		if pool != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/codex32/codex32/handlers"
 	"github.com/codex32/codex32/internal/config"
+	"github.com/codex32/codex32/internal/telemetry"
 	"github.com/codex32/codex32/migrations"
 	"github.com/codex32/codex32/models"
 	"github.com/codex32/codex32/runner"
@@ -73,14 +74,15 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan
 	if signer == nil {
 		log.Warn("audit checkpoints are not signed: set CODEX32_AUDIT_SIGNING_KEY (make one with codex32 audit keygen)")
 	}
-	eng, err := buildEngine(ctx, cfg, db, box, log, cfg.Workers)
+	metrics := buildMetrics(cfg, db)
+	eng, err := buildEngine(ctx, cfg, db, box, log, cfg.Workers, metrics)
 	if err != nil {
 		return err
 	}
 	defer eng.shutdown(ctx)
 	// contextcheck follows buildApp into the error handler it registers,
 	// which renders with the request's own context (c.UserContext()).
-	app, err := buildApp(cfg, db, m, log, box, eng.Engine, signer) //nolint:contextcheck // the handlers use their request's context
+	app, err := buildApp(cfg, db, m, log, box, eng.Engine, signer, metrics) //nolint:contextcheck // the handlers use their request's context
 	if err != nil {
 		return err
 	}
@@ -99,6 +101,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan
 	defer func() { cpCancel(); <-cpDone }()
 	if err := startProfiler(ctx, cfg.PprofAddr, log); err != nil {
 		return fmt.Errorf("listen on %s (CODEX32_PPROF_ADDR): %w", cfg.PprofAddr, err)
+	}
+	if _, err := startMetrics(ctx, cfg.MetricsAddr, metrics, log); err != nil {
+		return fmt.Errorf("listen on %s (CODEX32_METRICS_ADDR): %w", cfg.MetricsAddr, err)
 	}
 
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Addr)
@@ -132,7 +137,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan
 }
 
 // buildApp wires the web application from the configuration.
-func buildApp(cfg *config.Config, db *models.DB, m *migrations.Migrator, log *slog.Logger, box *models.SecretBox, eng *runner.Engine, signer *models.AuditSigner) (*fiber.App, error) {
+func buildApp(cfg *config.Config, db *models.DB, m *migrations.Migrator, log *slog.Logger, box *models.SecretBox, eng *runner.Engine, signer *models.AuditSigner, metrics *telemetry.Metrics) (*fiber.App, error) {
 	keys, err := sessionKeys(cfg, log)
 	if err != nil {
 		return nil, err
@@ -153,6 +158,7 @@ func buildApp(cfg *config.Config, db *models.DB, m *migrations.Migrator, log *sl
 		APIKeyMaxDays: cfg.APIKeyMaxDays, SSO: sso, Secrets: box, Engine: eng,
 		RateLimiter: web.NewRateLimiter(cfg.APIRate.N, cfg.APIRate.Period, nil),
 		APICacheTTL: cfg.APICacheTTL, BaseURL: cfg.PublicBaseURL(), AuditKey: auditPublic(signer),
+		Metrics: metrics, MetricsToken: cfg.MetricsToken,
 	}), nil
 }
 

@@ -39,9 +39,14 @@ func cmdWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	eng, err := buildEngine(ctx, cfg, db, box, log, workers)
+	metrics := buildMetrics(cfg, db)
+	eng, err := buildEngine(ctx, cfg, db, box, log, workers, metrics)
 	if err != nil {
 		return err
+	}
+	if _, err := startMetrics(ctx, cfg.MetricsAddr, metrics, log); err != nil {
+		eng.shutdown(ctx)
+		return fmt.Errorf("listen on %s (CODEX32_METRICS_ADDR): %w", cfg.MetricsAddr, err)
 	}
 	if err := eng.Start(ctx); err != nil {
 		eng.shutdown(ctx)
