@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"time"
 
 	"go.opentelemetry.io/otel/trace"
 )
@@ -177,12 +176,13 @@ func logReplaceAttr(ecs bool) func([]string, slog.Attr) slog.Attr {
 		}
 		switch a.Key {
 		case slog.TimeKey:
-			if t, ok := a.Value.Any().(time.Time); ok {
-				return slog.String("@timestamp", t.UTC().Format(time.RFC3339Nano))
+			// The JSON handler writes a time as RFC 3339 with nanoseconds.
+			if a.Value.Kind() == slog.KindTime {
+				return slog.Time("@timestamp", a.Value.Time().UTC())
 			}
 			return slog.Attr{Key: "@timestamp", Value: a.Value}
 		case slog.LevelKey:
-			return slog.String("log.level", strings.ToLower(a.Value.String()))
+			return slog.String("log.level", logECSLevel(a.Value))
 		case slog.MessageKey:
 			return slog.Attr{Key: "message", Value: a.Value}
 		case "err", "error":
@@ -196,6 +196,26 @@ func logReplaceAttr(ecs bool) func([]string, slog.Attr) slog.Attr {
 		}
 		return a
 	}
+}
+
+// logECSLevel is the level in lower case (ECS keeps the original level;
+// lower case is what Elastic's own loggers write).
+func logECSLevel(v slog.Value) string {
+	l, ok := v.Any().(slog.Level)
+	if !ok {
+		return strings.ToLower(v.String())
+	}
+	switch l {
+	case slog.LevelDebug:
+		return "debug"
+	case slog.LevelInfo:
+		return "info"
+	case slog.LevelWarn:
+		return "warn"
+	case slog.LevelError:
+		return "error"
+	}
+	return strings.ToLower(l.String())
 }
 
 type logConfig struct {
@@ -259,7 +279,9 @@ func (h *logHandler) WithAttrs(as []slog.Attr) slog.Handler {
 		pass = append(pass, a)
 	}
 	if h.groups == 0 {
-		pass, h2.topKeys, _ = h.logECSFix(pass, slices.Clip(h.topKeys))
+		var keys []string
+		pass, keys, _ = h.logECSFix(pass, nil)
+		h2.topKeys = append(slices.Clip(h.topKeys), keys...)
 	}
 	if len(pass) > 0 {
 		h2.inner = h.inner.WithAttrs(pass)
@@ -288,7 +310,7 @@ func (h *logHandler) logECSFix(as []slog.Attr, used []string) ([]slog.Attr, []st
 	var out []slog.Attr
 	for i, a := range as {
 		k := h.outKey(a.Key)
-		if h.cfg.ecs && (slices.Contains(logECSFixed, a.Key) || slices.Contains(logECSFixed, k) || slices.Contains(used, k)) {
+		if h.cfg.ecs && h.logECSTaken(a.Key, k, used) {
 			if out == nil {
 				out = append(make([]slog.Attr, 0, len(as)), as[:i]...)
 			}
@@ -304,6 +326,14 @@ func (h *logHandler) logECSFix(as []slog.Attr, used []string) ([]slog.Attr, []st
 		return as, used, false
 	}
 	return out, used, true
+}
+
+// logECSTaken reports whether an ecs attr with this key, whose output name
+// is out, would repeat a fixed field, a top-level WithAttrs attr or one of
+// used.
+func (h *logHandler) logECSTaken(key, out string, used []string) bool {
+	return slices.Contains(logECSFixed, key) || slices.Contains(logECSFixed, out) ||
+		slices.Contains(h.topKeys, out) || slices.Contains(used, out)
 }
 
 type logFields struct{ requestID, userID, executionID, botID string }
@@ -375,8 +405,7 @@ func (h *logHandler) Handle(ctx context.Context, r slog.Record) error {
 		if len(extra) == 0 {
 			return h.inner.Handle(ctx, r)
 		}
-		extra = h.logDropTaken(extra, nil)
-		next := h.cfg.root.WithAttrs(extra)
+		next := h.cfg.root.WithAttrs(slices.Clone(h.logDropTaken(extra, nil)))
 		for _, op := range h.ops {
 			if op.group != "" {
 				next = next.WithGroup(op.group)
@@ -387,28 +416,28 @@ func (h *logHandler) Handle(ctx context.Context, r slog.Record) error {
 		return next.Handle(ctx, r)
 	}
 
-	if h.cfg.ecs && r.NumAttrs() > 0 {
+	if len(extra) == 0 && (!h.cfg.ecs || r.NumAttrs() == 0) {
+		return h.inner.Handle(ctx, r)
+	}
+	// The output names of the record's top-level attrs: the added fields
+	// give way to them and, in ecs, a name taken twice is moved aside.
+	var kbuf [16]string
+	keys, clash := kbuf[:0], false
+	r.Attrs(func(a slog.Attr) bool {
+		k := h.outKey(a.Key)
+		clash = clash || (h.cfg.ecs && h.logECSTaken(a.Key, k, keys))
+		keys = append(keys, k)
+		return true
+	})
+	if clash {
 		as := make([]slog.Attr, 0, r.NumAttrs())
 		r.Attrs(func(a slog.Attr) bool { as = append(as, a); return true })
-		fixed, used, renamed := h.logECSFix(as, slices.Clip(h.topKeys))
-		if renamed {
-			r2 := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
-			r2.AddAttrs(fixed...)
-			r = r2
-		}
-		extra = h.logDropTaken(extra, used)
-	} else if len(extra) > 0 {
-		var keys []string
-		r.Attrs(func(a slog.Attr) bool {
-			for _, e := range extra {
-				if a.Key == e.Key {
-					keys = append(keys, a.Key)
-				}
-			}
-			return true
-		})
-		extra = h.logDropTaken(extra, keys)
+		as, keys, _ = h.logECSFix(as, nil)
+		r2 := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+		r2.AddAttrs(as...)
+		r = r2
 	}
+	extra = h.logDropTaken(extra, keys)
 	r.AddAttrs(extra...)
 	return h.inner.Handle(ctx, r)
 }
