@@ -235,8 +235,9 @@ type logOp struct {
 }
 
 type logHandler struct {
-	cfg   *logConfig
-	inner slog.Handler // root with ops applied
+	cfg *logConfig
+	// inner is root, then the component (when set), then ops.
+	inner slog.Handler
 	ops   []logOp
 	// groups is how many groups are open.
 	groups int
@@ -264,11 +265,13 @@ func (h *logHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	}
 	h2 := *h
 	pass := make([]slog.Attr, 0, len(as))
+	newComponent := false
 	for _, a := range as {
-		// The component is not handed to the inner handler: Handle writes
-		// it at the top level, so that it stays the component (and one
-		// field) however many groups are open and however often it is set.
+		// The component is kept out of ops and written right after the
+		// fixed fields, so that it stays the component (and one field)
+		// however many groups are open and however often it is set.
 		if a.Key == logComponentKey {
+			newComponent = true
 			h2.component = a.Value.Resolve().String()
 			h2.level = h.cfg.def
 			if l, ok := h.cfg.comps[h2.component]; ok {
@@ -287,7 +290,33 @@ func (h *logHandler) WithAttrs(as []slog.Attr) slog.Handler {
 		h2.inner = h.inner.WithAttrs(pass)
 		h2.ops = append(slices.Clip(h.ops), logOp{attrs: pass})
 	}
+	if newComponent {
+		h2.inner = h2.logChain(nil)
+	}
 	return &h2
+}
+
+// logChain is root with the component, extra (at the top level) and ops.
+func (h *logHandler) logChain(extra []slog.Attr) slog.Handler {
+	top := make([]slog.Attr, 0, 1+len(extra))
+	if h.component != "" {
+		top = append(top, slog.String(logComponentKey, h.component))
+	}
+	next := h.cfg.root.WithAttrs(append(top, extra...))
+	for _, op := range h.ops {
+		if op.group != "" {
+			next = next.WithGroup(op.group)
+		} else {
+			next = next.WithAttrs(op.attrs)
+		}
+	}
+	return next
+}
+
+// logTopTaken reports whether a top-level field with this output name is
+// already written by the component or a WithAttrs attr.
+func (h *logHandler) logTopTaken(out string) bool {
+	return slices.Contains(h.topKeys, out) || (h.component != "" && out == h.outKey(logComponentKey))
 }
 
 func (h *logHandler) WithGroup(name string) slog.Handler {
@@ -333,7 +362,7 @@ func (h *logHandler) logECSFix(as []slog.Attr, used []string) ([]slog.Attr, []st
 // used.
 func (h *logHandler) logECSTaken(key, out string, used []string) bool {
 	return slices.Contains(logECSFixed, key) || slices.Contains(logECSFixed, out) ||
-		slices.Contains(h.topKeys, out) || slices.Contains(used, out)
+		h.logTopTaken(out) || slices.Contains(used, out)
 }
 
 type logFields struct{ requestID, userID, executionID, botID string }
@@ -383,9 +412,6 @@ func RequestID(ctx context.Context) string {
 func (h *logHandler) Handle(ctx context.Context, r slog.Record) error {
 	var buf [len(logExtras)]slog.Attr
 	extra := buf[:0]
-	if h.component != "" {
-		extra = append(extra, slog.String(logComponentKey, h.component))
-	}
 	f := logFieldsFrom(ctx)
 	for i, v := range [...]string{f.requestID, f.userID, f.executionID, f.botID} {
 		if v != "" {
@@ -405,15 +431,7 @@ func (h *logHandler) Handle(ctx context.Context, r slog.Record) error {
 		if len(extra) == 0 {
 			return h.inner.Handle(ctx, r)
 		}
-		next := h.cfg.root.WithAttrs(slices.Clone(h.logDropTaken(extra, nil)))
-		for _, op := range h.ops {
-			if op.group != "" {
-				next = next.WithGroup(op.group)
-			} else {
-				next = next.WithAttrs(op.attrs)
-			}
-		}
-		return next.Handle(ctx, r)
+		return h.logChain(slices.Clone(h.logDropTaken(extra, nil))).Handle(ctx, r)
 	}
 
 	if len(extra) == 0 && (!h.cfg.ecs || r.NumAttrs() == 0) {
@@ -449,7 +467,7 @@ func (h *logHandler) logDropTaken(extra []slog.Attr, recordKeys []string) []slog
 	out := extra[:0]
 	for _, e := range extra {
 		k := h.outKey(e.Key)
-		if slices.Contains(h.topKeys, k) || slices.Contains(recordKeys, k) {
+		if h.logTopTaken(k) || slices.Contains(recordKeys, k) {
 			continue
 		}
 		out = append(out, e)

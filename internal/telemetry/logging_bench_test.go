@@ -28,6 +28,9 @@ func BenchmarkLog(b *testing.B) {
 		b.Run(f+"-context", func(b *testing.B) {
 			run(b, Component(NewLogger(io.Discard, LogOptions{Format: f}), ComponentRunner), ctx)
 		})
+		b.Run(f+"-no-context-in-group", func(b *testing.B) {
+			run(b, Component(NewLogger(io.Discard, LogOptions{Format: f}), ComponentRunner).WithGroup("job"), context.Background())
+		})
 		b.Run(f+"-context-in-group", func(b *testing.B) {
 			run(b, Component(NewLogger(io.Discard, LogOptions{Format: f}), ComponentRunner).WithGroup("job"), ctx)
 		})
