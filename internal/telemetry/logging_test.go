@@ -290,6 +290,8 @@ func TestLogRedaction(t *testing.T) {
 		slog.String("http.authorization", "s10"), slog.Any("session_secret", []byte("s11")),
 		slog.Group("token", slog.String("value", "s12")),
 		slog.Group("auth", slog.String("password", "s13")),
+		slog.Any("creds", logValuer{slog.GroupValue(slog.String("api_key", "s16"))}),
+		slog.Any("refresh_token", logValuer{slog.StringValue("s17")}),
 	}
 	for _, format := range []string{"text", "json", "ecs"} {
 		t.Run(format, func(t *testing.T) {
@@ -303,10 +305,10 @@ func TestLogRedaction(t *testing.T) {
 			args = append(args, "tokens", 42, "token_count", 7)
 			log.With("cookie", "s14").WithGroup("g").With("bot_token", "s15").Info("secrets", args...)
 			out := buf.String()
-			for i := 1; i <= 15; i++ {
+			for i := 1; i <= 17; i++ {
 				require.NotRegexp(t, `\bs`+strconv.Itoa(i)+`\b`, out)
 			}
-			require.GreaterOrEqual(t, strings.Count(out, logRedacted), 15, out)
+			require.GreaterOrEqual(t, strings.Count(out, logRedacted), 17, out)
 			kv := `%s=%d`
 			if format != "text" {
 				kv = `"%s":%d`
@@ -314,6 +316,42 @@ func TestLogRedaction(t *testing.T) {
 			require.Contains(t, out, fmt.Sprintf(kv, "tokens", 42), "tokens is not a secret name")
 			require.Contains(t, out, fmt.Sprintf(kv, "token_count", 7), "token_count is not a secret name")
 		})
+	}
+}
+
+type logValuer struct{ v slog.Value }
+
+func (l logValuer) LogValue() slog.Value { return l.v }
+
+// Lines written at once from many goroutines, through every path of the
+// handler, come out whole.
+func TestLogConcurrentLinesStayWhole(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	log := NewLogger(&buf, LogOptions{Format: "ecs", Level: slog.LevelInfo})
+	ctx, _ := logFixedSpan(t)
+	ctx = WithRequestID(ctx, "req")
+	loggers := []*slog.Logger{log, Component(log, ComponentRunner), Component(log, ComponentDB).WithGroup("q").With("n", 1)}
+	const perLogger, workers = 50, 4
+	done := make(chan struct{})
+	for w := range workers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range perLogger {
+				for _, l := range loggers {
+					l.InfoContext(ctx, "line", "w", w, "i", i, "message", "collides")
+				}
+			}
+		}()
+	}
+	for range workers {
+		<-done
+	}
+	lines := logLines(t, &buf)
+	require.Len(t, lines, workers*perLogger*len(loggers))
+	for _, l := range lines {
+		require.Equal(t, "req", l["http.request.id"])
+		require.Equal(t, "line", l["message"])
 	}
 }
 
