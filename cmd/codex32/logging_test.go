@@ -22,9 +22,11 @@ func TestNewLoggerFollowsConfig(t *testing.T) {
 		check  func(t *testing.T, line string)
 	}{
 		{"text", func(t *testing.T, line string) {
+			t.Helper()
 			require.Regexp(t, `^time=\S+ level=DEBUG msg=hello component=runner request_id=req-1$`, line)
 		}},
 		{"json", func(t *testing.T, line string) {
+			t.Helper()
 			var m map[string]any
 			require.NoError(t, json.Unmarshal([]byte(line), &m))
 			require.Equal(t, "hello", m["msg"])
@@ -33,6 +35,7 @@ func TestNewLoggerFollowsConfig(t *testing.T) {
 			require.Equal(t, "req-1", m["request_id"])
 		}},
 		{"ecs", func(t *testing.T, line string) {
+			t.Helper()
 			var m map[string]any
 			require.NoError(t, json.Unmarshal([]byte(line), &m))
 			require.Equal(t, "hello", m["message"])

@@ -13,6 +13,7 @@ func BenchmarkLog(b *testing.B) {
 	tctx, _ := logFixedSpan(&testing.T{})
 	ctx := WithExecution(WithRequestID(tctx, "0190b6e2-7f3a-7c1e-9d2a-5f1e2d3c4b5a"), "0190b6e2-7f3a-7c1e-9d2a-5f1e2d3c4b5b", "0190b6e2-7f3a-7c1e-9d2a-5f1e2d3c4b5c")
 	run := func(b *testing.B, log *slog.Logger, ctx context.Context) {
+		b.Helper()
 		b.ReportAllocs()
 		for b.Loop() {
 			log.InfoContext(ctx, "execution finished", "status", "succeeded", "duration_ms", 12.5, "attempt", 1)

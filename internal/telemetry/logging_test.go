@@ -18,6 +18,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/codex32/codex32/internal/config"
 )
@@ -224,7 +225,7 @@ func TestLogContextFieldsECS(t *testing.T) {
 	require.Equal(t, sc.SpanID().String(), l["span.id"])
 	require.Equal(t, "boom", l["error.message"])
 	require.Equal(t, "http", l["kind"])
-	require.Equal(t, float64(502), l["http.status"])
+	require.EqualValues(t, 502, l["http.status"])
 	for _, k := range []string{"time", "level", "msg", "component", "request_id", "user_id", "execution_id", "bot_id", "trace_id", "span_id", "err"} {
 		require.NotContains(t, l, k)
 	}
@@ -273,8 +274,8 @@ func TestLogTraceFromRealSpan(t *testing.T) {
 	// A span context that is not valid (tracing off: the no-op tracer)
 	// adds nothing.
 	buf.Reset()
-	noop, s := trace.NewNoopTracerProvider().Tracer("x").Start(context.Background(), "y")
-	log.InfoContext(noop, "no tracing")
+	noopCtx, s := noop.NewTracerProvider().Tracer("x").Start(context.Background(), "y")
+	log.InfoContext(noopCtx, "no tracing")
 	s.End()
 	lines = logLines(t, &buf)
 	require.NotContains(t, lines[0], "trace_id")
