@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 
@@ -76,7 +77,7 @@ type LogOptions struct {
 // "[redacted]" in every format. It is a safety net, not a licence to log
 // secrets.
 func NewLogger(w io.Writer, o LogOptions) *slog.Logger {
-	cfg := &logConfig{ecs: o.Format == "ecs", def: o.Level, comps: logCopyLevels(o.Components)}
+	cfg := &logConfig{ecs: o.Format == "ecs", def: o.Level, comps: maps.Clone(o.Components)} // a copy: the caller's map may change later
 	lowest := o.Level
 	for _, l := range cfg.comps {
 		lowest = min(lowest, l)
@@ -105,15 +106,6 @@ func NewLogger(w io.Writer, o LogOptions) *slog.Logger {
 // follow that component's level.
 func Component(l *slog.Logger, name string) *slog.Logger {
 	return l.With(logComponentKey, name)
-}
-
-// logCopyLevels copies m so that a later change by the caller cannot race the handler.
-func logCopyLevels(m map[string]slog.Level) map[string]slog.Level {
-	out := make(map[string]slog.Level, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 const logComponentKey = "component"
