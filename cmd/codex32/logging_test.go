@@ -65,3 +65,34 @@ func TestNewLoggerFollowsConfig(t *testing.T) {
 		})
 	}
 }
+
+// The binary's own lines follow LOG_FORMAT=ecs: a real subcommand's log on
+// stderr is ECS JSON, one object per line, and no text-format line slips
+// through another logger.
+func TestCodex32LogsECS(t *testing.T) {
+	t.Parallel()
+	env, _ := importEnv(t)
+	env["CODEX32_DATA_DIR"] = t.TempDir()
+	env["LOG_FORMAT"] = "ecs"
+	env["OTEL_SERVICE_NAME"] = "codex32-ecs-test"
+	_, stderr, code := codex32(t, env, "audit", "checkpoint")
+	require.Zero(t, code, stderr)
+	var found map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		require.NotRegexp(t, `^time=`, line, "a text line in ecs mode")
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &m), line)
+		require.Equal(t, telemetry.ECSVersion, m["ecs.version"], line)
+		require.Equal(t, "codex32-ecs-test", m["service.name"], line)
+		require.NotEmpty(t, m["@timestamp"], line)
+		require.NotEmpty(t, m["log.level"], line)
+		if m["message"] == "audit checkpoint" {
+			found = m
+		}
+	}
+	require.NotNil(t, found, "the checkpoint is logged:\n%s", stderr)
+	require.Equal(t, "info", found["log.level"])
+}
