@@ -49,6 +49,8 @@ type EngineOptions struct {
 	ScriptProcesses int
 	// LiveLog: see runner.EngineConfig.LiveLog.
 	LiveLog func(meta runner.RunMeta, line string)
+	// Metrics records the engine's (and its sandbox pool's) work.
+	Metrics *telemetry.Metrics
 }
 
 // NewEngine builds an execution engine on db; with Workers > 0 it starts
@@ -59,7 +61,7 @@ func NewEngine(tb testing.TB, db *models.DB, box *models.SecretBox, o EngineOpti
 	cfg := runner.EngineConfig{
 		DB: db, Log: Logger(tb), Secrets: box, Workers: o.Workers, ErrorAfterFailures: o.ErrorAfterFailures,
 		LostAfter: o.LostAfter, Outbound: o.Outbound, Run: o.Run, WorkerID: o.WorkerID,
-		LiveLog: o.LiveLog,
+		LiveLog: o.LiveLog, Metrics: o.Metrics,
 	}
 	if o.Workers > 0 && o.Run == nil {
 		cfg.Scripts = ScriptPool(tb, max(o.ScriptProcesses, 2))
