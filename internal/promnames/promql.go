@@ -1,0 +1,301 @@
+// Package promnames lists the metric names that PromQL expressions, Grafana
+// dashboards and Prometheus rule files refer to, so that a test can fail when
+// a shipped dashboard or alert names a metric the application does not expose.
+//
+// It is a tokenizer, not a PromQL parser: it knows enough of the grammar to
+// tell a metric name from a function, an aggregation, a keyword, a label name,
+// a string or a duration, which is all a name check needs. Syntax is checked
+// elsewhere (promtool).
+package promnames
+
+import (
+	"slices"
+	"strings"
+)
+
+// keywords are the identifiers that are never metric names when they stand
+// alone: binary set operators, modifiers and the number literals Inf and NaN.
+var keywords = map[string]bool{
+	"and": true, "or": true, "unless": true, "atan2": true, "bool": true,
+	"offset": true, "by": true, "without": true, "on": true, "ignoring": true,
+	"group_left": true, "group_right": true,
+	"inf": true, "nan": true,
+}
+
+// aggregations may be followed by "by (…)" or "without (…)" before their
+// parenthesis, so they are not recognisable by a following "(" alone.
+var aggregations = map[string]bool{
+	"sum": true, "min": true, "max": true, "avg": true, "group": true,
+	"stddev": true, "stdvar": true, "count": true, "count_values": true,
+	"bottomk": true, "topk": true, "quantile": true, "limitk": true,
+	"limit_ratio": true,
+}
+
+// labelLists are the keywords whose parenthesised list holds label names.
+var labelLists = map[string]bool{
+	"by": true, "without": true, "on": true, "ignoring": true,
+	"group_left": true, "group_right": true,
+}
+
+// FromPromQL returns the metric names expr refers to, sorted and without
+// duplicates, as written (a histogram's "_bucket" suffix is kept; see
+// BaseName). It also understands Grafana's template syntax: $var, ${var},
+// [$__rate_interval], and the variable query functions label_values(),
+// query_result(), label_names() and metrics().
+func FromPromQL(expr string) []string {
+	seen := map[string]bool{}
+	scan(expr, seen)
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// BaseName strips the series suffix of a classic histogram or summary
+// ("_bucket", "_sum", "_count"), giving the metric family name that /metrics
+// declares in its # TYPE line.
+func BaseName(name string) string {
+	for _, s := range []string{"_bucket", "_sum", "_count"} {
+		if b, ok := strings.CutSuffix(name, s); ok && b != "" {
+			return b
+		}
+	}
+	return name
+}
+
+// Missing returns the names in referenced that /metrics does not expose.
+// exposed maps each metric family name, as a # TYPE line declares it, to its
+// type ("counter", "gauge", "histogram", "summary", "untyped"); a scrape parsed
+// with expfmt gives it directly. A histogram's series are its _bucket, _sum
+// and _count (the bare family name selects nothing for a classic histogram); a
+// summary's are its _sum, _count and the bare name with quantile labels.
+func Missing(referenced []string, exposed map[string]string) []string {
+	var out []string
+	for _, r := range referenced {
+		if !exposes(r, exposed) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func exposes(name string, exposed map[string]string) bool {
+	if t, ok := exposed[name]; ok && t != "histogram" {
+		return true
+	}
+	base := BaseName(name)
+	if base == name {
+		return false
+	}
+	switch exposed[base] {
+	case "histogram":
+		return true
+	case "summary":
+		return !strings.HasSuffix(name, "_bucket")
+	}
+	return false
+}
+
+func isIdentStart(c byte) bool {
+	return c == '_' || c == ':' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+}
+
+func isIdentPart(c byte) bool {
+	return isIdentStart(c) || (c >= '0' && c <= '9')
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// skipString returns the index just past the string literal starting at i
+// (quote is s[i]: ", ' or `). Backslash escapes apply except in raw strings.
+func skipString(s string, i int) int {
+	q := s[i]
+	i++
+	for i < len(s) {
+		switch {
+		case s[i] == '\\' && q != '`':
+			i += 2
+		case s[i] == q:
+			return i + 1
+		default:
+			i++
+		}
+	}
+	return len(s)
+}
+
+// matching returns the index of the bracket closing the one at open, skipping
+// strings and nested brackets of the same kind; len(s) when unbalanced.
+func matching(s string, open int) int {
+	o, c := s[open], map[byte]byte{'(': ')', '[': ']', '{': '}'}[s[open]]
+	depth := 0
+	for i := open; i < len(s); {
+		switch s[i] {
+		case '"', '\'', '`':
+			i = skipString(s, i)
+			continue
+		case o:
+			depth++
+		case c:
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+		i++
+	}
+	return len(s)
+}
+
+func skipSpace(s string, i int) int {
+	for i < len(s) {
+		if isSpace(s[i]) {
+			i++
+			continue
+		}
+		if s[i] == '#' { // a comment runs to the end of the line
+			for i < len(s) && s[i] != '\n' {
+				i++
+			}
+			continue
+		}
+		break
+	}
+	return i
+}
+
+// splitArgs splits the text between a call's parentheses at its top-level
+// commas.
+func splitArgs(s string) []string {
+	var args []string
+	depth, start := 0, 0
+	for i := 0; i < len(s); {
+		switch s[i] {
+		case '"', '\'', '`':
+			i = skipString(s, i)
+			continue
+		case '(', '[', '{':
+			depth++
+		case ')', ']', '}':
+			depth--
+		case ',':
+			if depth == 0 {
+				args = append(args, s[start:i])
+				start = i + 1
+			}
+		}
+		i++
+	}
+	if strings.TrimSpace(s[start:]) != "" || len(args) > 0 {
+		args = append(args, s[start:])
+	}
+	return args
+}
+
+func scan(s string, seen map[string]bool) {
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case isSpace(c) || c == '#':
+			i = skipSpace(s, i)
+		case c == '"' || c == '\'' || c == '`':
+			i = skipString(s, i)
+		case c == '{':
+			end := matching(s, i)
+			selectorNames(s[i+1:min(end, len(s))], seen)
+			i = end + 1
+		case c == '[': // range or subquery: durations and Grafana variables only
+			i = matching(s, i) + 1
+		case c == '$': // Grafana variable: $name or ${name…}
+			i++
+			if i < len(s) && s[i] == '{' {
+				i = matching(s, i) + 1
+				continue
+			}
+			for i < len(s) && isIdentPart(s[i]) {
+				i++
+			}
+		case isDigit(c) || (c == '.' && i+1 < len(s) && isDigit(s[i+1])):
+			// Numbers and durations: 0.95, 1e-3, 0x1f, 5m, 1h30m.
+			for i < len(s) {
+				if isIdentPart(s[i]) || s[i] == '.' {
+					i++
+					continue
+				}
+				if (s[i] == '-' || s[i] == '+') && (s[i-1] == 'e' || s[i-1] == 'E') && !strings.HasPrefix(strings.ToLower(s[:i]), "0x") {
+					i++
+					continue
+				}
+				break
+			}
+		case isIdentStart(c):
+			j := i
+			for j < len(s) && isIdentPart(s[j]) {
+				j++
+			}
+			word := s[i:j]
+			k := skipSpace(s, j)
+			lower := strings.ToLower(word)
+			switch {
+			case labelLists[word] && k < len(s) && s[k] == '(':
+				i = matching(s, k) + 1 // a list of label names
+			case keywords[lower]:
+				i = j
+			case aggregations[word] && (k >= len(s) || s[k] == '(' || strings.HasPrefix(s[k:], "by") || strings.HasPrefix(s[k:], "without")):
+				i = j
+			case k < len(s) && s[k] == '(':
+				i = call(s, word, k, seen)
+			default:
+				seen[word] = true
+				i = j
+			}
+		default:
+			i++
+		}
+	}
+}
+
+// call handles a function call whose "(" is at open and returns the index past
+// its ")". Most functions' arguments are expressions and are scanned as usual;
+// Grafana's variable query functions take label names and regexes too.
+func call(s, fn string, open int, seen map[string]bool) int {
+	end := matching(s, open)
+	inner := s[open+1 : min(end, len(s))]
+	switch fn {
+	case "label_values":
+		// label_values(label) or label_values(expr, label).
+		if args := splitArgs(inner); len(args) >= 2 {
+			scan(strings.Join(args[:len(args)-1], ","), seen)
+		}
+	case "label_names", "metrics":
+		// label_names() and metrics(regex) name no particular metric.
+	default: // query_result(expr) and every PromQL function
+		scan(inner, seen)
+	}
+	return end + 1
+}
+
+// selectorNames records the names that a selector's matchers choose by
+// __name__ ({__name__="x"}), and nothing else: the rest are label names and
+// values. A regex or negative matcher names no particular metric.
+func selectorNames(inner string, seen map[string]bool) {
+	for _, m := range splitArgs(inner) {
+		m = strings.TrimSpace(m)
+		rest, ok := strings.CutPrefix(m, "__name__")
+		if !ok {
+			continue
+		}
+		rest = strings.TrimSpace(rest)
+		if !strings.HasPrefix(rest, "=") || strings.HasPrefix(rest, "=~") {
+			continue
+		}
+		v := strings.TrimSpace(rest[1:])
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'' || v[0] == '`') && v[len(v)-1] == v[0] {
+			seen[v[1:len(v)-1]] = true
+		}
+	}
+}
