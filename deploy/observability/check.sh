@@ -90,6 +90,74 @@ print(json.dumps({"groups": [{"name": "dashboard " + sys.argv[1], "rules": rules
 PY
 }
 
+# Structure of a dashboard: the data source variable and the job/instance
+# variables exist and every query uses them, panel ids are unique, panels sit
+# inside the 24-column grid without overlapping, units are known ones.
+dashboard_lint() {
+	python3 - "$1" <<'PY'
+import json, re, sys
+path = sys.argv[1]
+doc = json.load(open(path))
+errs = []
+vars_ = {v.get("name"): v for v in doc.get("templating", {}).get("list", [])}
+ds = vars_.get("datasource")
+if not ds or ds.get("type") != "datasource" or ds.get("query") != "prometheus":
+    errs.append("no datasource variable of type prometheus")
+for name in ("job", "instance"):
+    if vars_.get(name, {}).get("type") != "query":
+        errs.append("no query variable %r" % name)
+units = {"short", "none", "s", "ms", "reqps", "percentunit", "percent", "bytes", "cpm", "cps", "ops", "opm"}
+ids, cells = set(), {}
+def panels(ps):
+    for p in ps:
+        yield p
+        yield from panels(p.get("panels", []))
+for p in panels(doc.get("panels", [])):
+    title = p.get("title", "?")
+    if p.get("id") in ids:
+        errs.append("duplicate panel id %s (%s)" % (p.get("id"), title))
+    ids.add(p.get("id"))
+    g = p.get("gridPos", {})
+    if not all(k in g for k in "xywh") or g["x"] < 0 or g["x"] + g["w"] > 24:
+        errs.append("panel %r: gridPos outside the grid: %s" % (title, g))
+        continue
+    for x in range(g["x"], g["x"] + g["w"]):
+        for y in range(g["y"], g["y"] + g["h"]):
+            if (x, y) in cells:
+                errs.append("panel %r overlaps %r" % (title, cells[(x, y)]))
+                break
+            cells[(x, y)] = title
+        else:
+            continue
+        break
+    if p.get("type") == "row":
+        continue
+    if p.get("datasource", {}).get("uid") != "${datasource}":
+        errs.append("panel %r does not use ${datasource}" % title)
+    unit = p.get("fieldConfig", {}).get("defaults", {}).get("unit")
+    if unit is not None and unit not in units and not unit.startswith("suffix:"):
+        errs.append("panel %r: unknown unit %r" % (title, unit))
+    targets = p.get("targets", [])
+    if not targets:
+        errs.append("panel %r has no query" % title)
+    refs = [t.get("refId") for t in targets]
+    if len(refs) != len(set(refs)):
+        errs.append("panel %r: duplicate refId" % title)
+    for t in targets:
+        e = t.get("expr", "")
+        if t.get("datasource", {}).get("uid") != "${datasource}":
+            errs.append("panel %r, query %s does not use ${datasource}" % (title, t.get("refId")))
+        # every selector filters on the dashboard's job and instance
+        n_sel = len(re.findall(r"\{[^}]*\}", e))
+        n_ok = len(re.findall(r'\{[^}]*job=~"\$job"[^}]*instance=~"\$instance"[^}]*\}', e))
+        if n_sel == 0 or n_sel != n_ok:
+            errs.append("panel %r: every selector must filter job=~\"$job\",instance=~\"$instance\": %s" % (title, e))
+for e in errs:
+    print("%s: %s" % (path, e), file=sys.stderr)
+sys.exit(1 if errs else 0)
+PY
+}
+
 run "promtool check config prometheus/prometheus.yml" "$promtool" check config prometheus/prometheus.yml
 run "promtool check rules prometheus/alerts.yml" "$promtool" check rules prometheus/alerts.yml
 run "promtool test rules prometheus/alerts_test.yml" "$promtool" test rules prometheus/alerts_test.yml
@@ -102,6 +170,7 @@ if have python3; then
 	tmp="$(mktemp -d)"
 	trap 'rm -rf "$tmp"' EXIT
 	for f in grafana/*.json; do
+		run "dashboard structure: $f" dashboard_lint "$f"
 		name="$(basename "$f" .json)"
 		if dashboard_rules "$f" >"$tmp/$name.rules.json"; then
 			run "dashboard queries parse: $f" "$promtool" check rules "$tmp/$name.rules.json"
