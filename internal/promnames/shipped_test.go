@@ -1,7 +1,10 @@
 package promnames
 
 import (
+	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -101,4 +104,24 @@ func TestMissingReportsAnUnknownRuleMetric(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"codex32_http_requests_total_bucket", "codex32_workers_alive", "codex32_workers_dead"}, names)
 	require.Equal(t, []string{"codex32_http_requests_total_bucket", "codex32_workers_dead"}, Missing(names, exposedForTest()))
+}
+
+// The README's metric table documents exactly the codex32_ metrics that are
+// exposed, with their types.
+func TestReadmeDocumentsEveryMetric(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join(shipped, "README.md"))
+	require.NoError(t, err)
+	row := regexp.MustCompile("(?m)^\\| `(codex32_[a-z0-9_]+)` \\| ([a-z]+) \\|")
+	documented := map[string]string{}
+	for _, m := range row.FindAllStringSubmatch(string(b), -1) {
+		documented[m[1]] = m[2]
+	}
+	want := map[string]string{}
+	for name, typ := range contractMetrics {
+		if strings.HasPrefix(name, "codex32_") {
+			want[name] = typ
+		}
+	}
+	require.Equal(t, want, documented)
 }
