@@ -144,14 +144,9 @@ func RuleExprs(path string) ([]string, error) {
 }
 
 func namesOf(exprs []string) []string {
-	seen := map[string]bool{}
+	c := newCollector()
 	for _, e := range exprs {
-		scan(e, seen)
+		scan(e, c)
 	}
-	out := make([]string, 0, len(seen))
-	for n := range seen {
-		out = append(out, n)
-	}
-	slices.Sort(out)
-	return out
+	return sortedSet(c.names)
 }

@@ -10,6 +10,7 @@ package promnames
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -43,10 +44,57 @@ var labelLists = map[string]bool{
 // [$__rate_interval], and the variable query functions label_values(),
 // query_result(), label_names() and metrics().
 func FromPromQL(expr string) []string {
-	seen := map[string]bool{}
-	scan(expr, seen)
-	out := make([]string, 0, len(seen))
-	for n := range seen {
+	return Parse(expr).Names
+}
+
+// Matcher is one label matcher of a selector: Op is =, !=, =~ or !~ and Value
+// the unquoted string.
+type Matcher struct {
+	Label, Op, Value string
+}
+
+// Selector is one vector selector: the metric it names (empty for a selector
+// without a name, such as {job="x"}) and its label matchers.
+type Selector struct {
+	Metric   string
+	Matchers []Matcher
+}
+
+// Query is what an expression refers to.
+type Query struct {
+	// Names are the metric names, sorted, without duplicates (FromPromQL).
+	Names []string
+	// Selectors are the vector selectors in the order they appear.
+	Selectors []Selector
+	// Grouping are the label names of by, without, on, ignoring,
+	// group_left and group_right lists, sorted, without duplicates.
+	Grouping []string
+}
+
+// Parse returns the metric names, selectors and grouping labels of expr.
+func Parse(expr string) Query {
+	c := newCollector()
+	scan(expr, c)
+	return c.query()
+}
+
+type collector struct {
+	names     map[string]bool
+	grouping  map[string]bool
+	selectors []Selector
+}
+
+func newCollector() *collector {
+	return &collector{names: map[string]bool{}, grouping: map[string]bool{}}
+}
+
+func (c *collector) query() Query {
+	return Query{Names: sortedSet(c.names), Selectors: c.selectors, Grouping: sortedSet(c.grouping)}
+}
+
+func sortedSet(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for n := range m {
 		out = append(out, n)
 	}
 	slices.Sort(out)
@@ -196,21 +244,21 @@ func splitArgs(s string) []string {
 	return args
 }
 
-func scan(s string, seen map[string]bool) {
+func scan(s string, c *collector) {
 	for i := 0; i < len(s); {
-		c := s[i]
+		ch := s[i]
 		switch {
-		case isSpace(c) || c == '#':
+		case isSpace(ch) || ch == '#':
 			i = skipSpace(s, i)
-		case c == '"' || c == '\'' || c == '`':
+		case ch == '"' || ch == '\'' || ch == '`':
 			i = skipString(s, i)
-		case c == '{':
+		case ch == '{': // a selector without a metric name before it
 			end := matching(s, i)
-			selectorNames(s[i+1:min(end, len(s))], seen)
+			c.selector("", s[i+1:min(end, len(s))])
 			i = end + 1
-		case c == '[': // range or subquery: durations and Grafana variables only
+		case ch == '[': // range or subquery: durations and Grafana variables only
 			i = matching(s, i) + 1
-		case c == '$': // Grafana variable: $name or ${name…}
+		case ch == '$': // Grafana variable: $name or ${name…}
 			i++
 			if i < len(s) && s[i] == '{' {
 				i = matching(s, i) + 1
@@ -219,7 +267,7 @@ func scan(s string, seen map[string]bool) {
 			for i < len(s) && isIdentPart(s[i]) {
 				i++
 			}
-		case isDigit(c) || (c == '.' && i+1 < len(s) && isDigit(s[i+1])):
+		case isDigit(ch) || (ch == '.' && i+1 < len(s) && isDigit(s[i+1])):
 			// Numbers and durations: 0.95, 1e-3, 0x1f, 5m, 1h30m.
 			for i < len(s) {
 				if isIdentPart(s[i]) || s[i] == '.' {
@@ -232,7 +280,7 @@ func scan(s string, seen map[string]bool) {
 				}
 				break
 			}
-		case isIdentStart(c):
+		case isIdentStart(ch):
 			j := i
 			for j < len(s) && isIdentPart(s[j]) {
 				j++
@@ -242,15 +290,27 @@ func scan(s string, seen map[string]bool) {
 			lower := strings.ToLower(word)
 			switch {
 			case labelLists[word] && k < len(s) && s[k] == '(':
-				i = matching(s, k) + 1 // a list of label names
+				end := matching(s, k) // a list of label names
+				for _, l := range splitArgs(s[k+1 : min(end, len(s))]) {
+					if l = strings.TrimSpace(l); l != "" {
+						c.grouping[l] = true
+					}
+				}
+				i = end + 1
 			case keywords[lower]:
 				i = j
 			case aggregations[word] && (k >= len(s) || s[k] == '(' || strings.HasPrefix(s[k:], "by") || strings.HasPrefix(s[k:], "without")):
 				i = j
 			case k < len(s) && s[k] == '(':
-				i = call(s, word, k, seen)
+				i = call(s, word, k, c)
+			case k < len(s) && s[k] == '{':
+				c.names[word] = true
+				end := matching(s, k)
+				c.selector(word, s[k+1:min(end, len(s))])
+				i = end + 1
 			default:
-				seen[word] = true
+				c.names[word] = true
+				c.selectors = append(c.selectors, Selector{Metric: word})
 				i = j
 			}
 		default:
@@ -262,40 +322,87 @@ func scan(s string, seen map[string]bool) {
 // call handles a function call whose "(" is at open and returns the index past
 // its ")". Most functions' arguments are expressions and are scanned as usual;
 // Grafana's variable query functions take label names and regexes too.
-func call(s, fn string, open int, seen map[string]bool) int {
+func call(s, fn string, open int, c *collector) int {
 	end := matching(s, open)
 	inner := s[open+1 : min(end, len(s))]
 	switch fn {
 	case "label_values":
 		// label_values(label) or label_values(expr, label).
 		if args := splitArgs(inner); len(args) >= 2 {
-			scan(strings.Join(args[:len(args)-1], ","), seen)
+			scan(strings.Join(args[:len(args)-1], ","), c)
 		}
 	case "label_names", "metrics":
 		// label_names() and metrics(regex) name no particular metric.
 	default: // query_result(expr) and every PromQL function
-		scan(inner, seen)
+		scan(inner, c)
 	}
 	return end + 1
 }
 
-// selectorNames records the names that a selector's matchers choose by
-// __name__ ({__name__="x"}), and nothing else: the rest are label names and
-// values. A regex or negative matcher names no particular metric.
-func selectorNames(inner string, seen map[string]bool) {
+// selector records a selector with the matchers between its braces. A
+// selector without a name before its braces names a metric only by an
+// equality matcher on __name__; a regex or negative one names none.
+func (c *collector) selector(metric, inner string) {
+	sel := Selector{Metric: metric}
 	for _, m := range splitArgs(inner) {
-		m = strings.TrimSpace(m)
-		rest, ok := strings.CutPrefix(m, "__name__")
+		mt, ok := parseMatcher(m)
 		if !ok {
 			continue
 		}
-		rest = strings.TrimSpace(rest)
-		if !strings.HasPrefix(rest, "=") || strings.HasPrefix(rest, "=~") {
+		if mt.Label == "__name__" && metric == "" {
+			if mt.Op == "=" {
+				sel.Metric = mt.Value
+				c.names[mt.Value] = true
+			}
 			continue
 		}
-		v := strings.TrimSpace(rest[1:])
-		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'' || v[0] == '`') && v[len(v)-1] == v[0] {
-			seen[v[1:len(v)-1]] = true
+		sel.Matchers = append(sel.Matchers, mt)
+	}
+	c.selectors = append(c.selectors, sel)
+}
+
+// parseMatcher reads label op "value".
+func parseMatcher(m string) (Matcher, bool) {
+	m = strings.TrimSpace(m)
+	j := 0
+	for j < len(m) && isIdentPart(m[j]) {
+		j++
+	}
+	if j == 0 {
+		return Matcher{}, false
+	}
+	label, rest := m[:j], strings.TrimSpace(m[j:])
+	var op string
+	for _, o := range []string{"=~", "!~", "!=", "="} {
+		if strings.HasPrefix(rest, o) {
+			op = o
+			break
 		}
 	}
+	if op == "" {
+		return Matcher{}, false
+	}
+	v, ok := unquote(strings.TrimSpace(rest[len(op):]))
+	if !ok {
+		return Matcher{}, false
+	}
+	return Matcher{Label: label, Op: op, Value: v}, true
+}
+
+// unquote reads a PromQL string literal: "…" or '…' with Go escapes, or `…`.
+func unquote(v string) (string, bool) {
+	if len(v) < 2 || v[len(v)-1] != v[0] {
+		return "", false
+	}
+	switch v[0] {
+	case '`':
+		return v[1 : len(v)-1], true
+	case '"':
+		u, err := strconv.Unquote(v)
+		return u, err == nil
+	case '\'':
+		u, err := strconv.Unquote(`"` + strings.ReplaceAll(strings.ReplaceAll(v[1:len(v)-1], `\'`, `'`), `"`, `\"`) + `"`)
+		return u, err == nil
+	}
+	return "", false
 }

@@ -80,3 +80,29 @@ func TestMissing(t *testing.T) {
 		[]string{"h_seconds", "s_seconds_bucket", "c_total_bucket", "g_sum", "nope", "nope_count"},
 		Missing([]string{"h_seconds", "s_seconds_bucket", "c_total_bucket", "g_sum", "nope", "nope_count"}, exposed))
 }
+
+func TestParseSelectorsAndGrouping(t *testing.T) {
+	t.Parallel()
+	q := Parse(`histogram_quantile(0.95, sum by (le, route) (rate(h_bucket{job=~"$job", code!="5xx", x='it\'s', y=` + "`a\\b`" + `}[5m])))
+		/ on (job) group_left (version) codex32_build_info
+		and {__name__="named", status=~"failed|timed_out"} unless {__name__=~"re.*"}`)
+	require.Equal(t, []string{"codex32_build_info", "h_bucket", "named"}, q.Names)
+	require.Equal(t, []string{"job", "le", "route", "version"}, q.Grouping)
+	require.Equal(t, []Selector{
+		{Metric: "h_bucket", Matchers: []Matcher{
+			{Label: "job", Op: "=~", Value: "$job"},
+			{Label: "code", Op: "!=", Value: "5xx"},
+			{Label: "x", Op: "=", Value: "it's"},
+			{Label: "y", Op: "=", Value: `a\b`},
+		}},
+		{Metric: "codex32_build_info"},
+		{Metric: "named", Matchers: []Matcher{{Label: "status", Op: "=~", Value: "failed|timed_out"}}},
+		{Metric: ""},
+	}, q.Selectors)
+}
+
+func TestParseEscapedDoubleQuote(t *testing.T) {
+	t.Parallel()
+	q := Parse(`a{path="x\"y"}`)
+	require.Equal(t, []Selector{{Metric: "a", Matchers: []Matcher{{Label: "path", Op: "=", Value: `x"y`}}}}, q.Selectors)
+}
