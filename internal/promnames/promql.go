@@ -1,11 +1,13 @@
-// Package promnames lists the metric names that PromQL expressions, Grafana
-// dashboards and Prometheus rule files refer to, so that a test can fail when
-// a shipped dashboard or alert names a metric the application does not expose.
+// Package promnames lists what PromQL expressions, Grafana dashboards and
+// Prometheus rule files refer to — metric names (FromPromQL, FromDashboard,
+// FromRules), and the selectors' label matchers and grouping labels (Parse) —
+// so that a test fails when a shipped dashboard or alert names a metric, a
+// label or a label value the application does not expose (Missing).
 //
 // It is a tokenizer, not a PromQL parser: it knows enough of the grammar to
 // tell a metric name from a function, an aggregation, a keyword, a label name,
-// a string or a duration, which is all a name check needs. Syntax is checked
-// elsewhere (promtool).
+// a string or a duration, which is all these checks need. Syntax is checked
+// by promtool (deploy/observability/check.sh).
 package promnames
 
 import (
