@@ -11,10 +11,10 @@ import (
 )
 
 // contractMetrics is what /metrics exposes according to the metrics contract
-// (deploy/observability/README.md, "Metrics"): family name → type. Replace it
-// by a real scrape parsed with expfmt (family name → type) once the
-// application exposes them; the go_* and process_* entries are the ones the
-// dashboard uses from the standard collectors.
+// (deploy/observability/README.md, "Metrics"): family name → type. Once the
+// application exposes them, replace it by a real scrape after real work:
+// exposed, err := Exposed(resp.Body). The go_* and process_* entries are the
+// ones the dashboard uses from the standard collectors.
 var contractMetrics = map[string]string{
 	"codex32_build_info":                        "gauge",
 	"codex32_http_requests_total":               "counter",
