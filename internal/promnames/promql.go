@@ -291,7 +291,9 @@ func scan(s string, c *collector) {
 			k := skipSpace(s, j)
 			lower := strings.ToLower(word)
 			switch {
-			case labelLists[word] && k < len(s) && s[k] == '(':
+			// Keywords and aggregations are case-insensitive in PromQL;
+			// function names are not.
+			case labelLists[lower] && k < len(s) && s[k] == '(':
 				end := matching(s, k) // a list of label names
 				for _, l := range splitArgs(s[k+1 : min(end, len(s))]) {
 					if l = strings.TrimSpace(l); l != "" {
@@ -301,7 +303,7 @@ func scan(s string, c *collector) {
 				i = end + 1
 			case keywords[lower]:
 				i = j
-			case aggregations[word] && (k >= len(s) || s[k] == '(' || strings.HasPrefix(s[k:], "by") || strings.HasPrefix(s[k:], "without")):
+			case aggregations[lower] && (k >= len(s) || s[k] == '(' || hasKeyword(s[k:], "by") || hasKeyword(s[k:], "without")):
 				i = j
 			case k < len(s) && s[k] == '(':
 				i = call(s, word, k, c)
@@ -319,6 +321,12 @@ func scan(s string, c *collector) {
 			i++
 		}
 	}
+}
+
+// hasKeyword reports whether s starts with the keyword kw (any case) followed
+// by something that cannot continue an identifier.
+func hasKeyword(s, kw string) bool {
+	return len(s) >= len(kw) && strings.EqualFold(s[:len(kw)], kw) && (len(s) == len(kw) || !isIdentPart(s[len(kw)]))
 }
 
 // call handles a function call whose "(" is at open and returns the index past

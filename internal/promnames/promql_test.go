@@ -43,6 +43,8 @@ func TestFromPromQL(t *testing.T) {
 		{"duplicates sorted", `b + a + b`, []string{"a", "b"}},
 		{"function named like a metric prefix", `absent(codex32_workers_alive) or absent_over_time(up[5m])`, []string{"codex32_workers_alive", "up"}},
 		{"atan2", `a atan2 b`, []string{"a", "b"}},
+		{"keywords in upper case", `SUM BY (le) (rate(x_bucket[5m])) AND ON() y OR Bool_metric UNLESS z OFFSET 5m`, []string{"Bool_metric", "x_bucket", "y", "z"}},
+		{"a metric named like a keyword prefix", `sum(byte_total) + sum by(le)(without_total) + on(by_label) bytes_metric`, []string{"byte_total", "bytes_metric", "without_total"}},
 		{"unbalanced stays bounded", `sum(rate(a[5m]`, []string{"a"}},
 	}
 	for _, tc := range cases {
