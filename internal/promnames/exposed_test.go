@@ -23,7 +23,7 @@ func TestExposedFromARealScrape(t *testing.T) {
 	c.WithLabelValues("/bots/:id", "GET", "2xx").Inc()
 
 	rec := httptest.NewRecorder()
-	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), "GET", "/metrics", nil))
 	exposed, err := Exposed(rec.Body)
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{
