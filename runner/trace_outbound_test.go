@@ -21,12 +21,12 @@ import (
 func traceTexts(s sdktrace.ReadOnlySpan) []string {
 	out := []string{s.Name(), s.Status().Description}
 	for _, kv := range s.Attributes() {
-		out = append(out, string(kv.Key)+"="+kv.Value.Emit())
+		out = append(out, string(kv.Key)+"="+kv.Value.String())
 	}
 	for _, ev := range s.Events() {
 		out = append(out, ev.Name)
 		for _, kv := range ev.Attributes {
-			out = append(out, string(kv.Key)+"="+kv.Value.Emit())
+			out = append(out, string(kv.Key)+"="+kv.Value.String())
 		}
 	}
 	return out
@@ -78,7 +78,7 @@ func TestTracedTransport(t *testing.T) {
 		}
 		attrs := map[string]string{}
 		for _, kv := range call.Attributes() {
-			attrs[string(kv.Key)] = kv.Value.Emit()
+			attrs[string(kv.Key)] = kv.Value.String()
 		}
 		assert.Equal(t, "POST", attrs["http.request.method"])
 		assert.Equal(t, "418", attrs["http.response.status_code"])

@@ -64,7 +64,7 @@ func tracedApp(t *testing.T, db *models.DB) (*fiber.App, *tracetest.SpanRecorder
 
 func do(t *testing.T, app *fiber.App, method, path string, headers map[string]string) *http.Response {
 	t.Helper()
-	req := httptest.NewRequest(method, path, nil)
+	req := httptest.NewRequestWithContext(t.Context(), method, path, nil)
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
@@ -87,7 +87,7 @@ func serverSpans(sr *tracetest.SpanRecorder) []sdktrace.ReadOnlySpan {
 func attrMap(s sdktrace.ReadOnlySpan) map[string]string {
 	m := map[string]string{}
 	for _, kv := range s.Attributes() {
-		m[string(kv.Key)] = kv.Value.Emit()
+		m[string(kv.Key)] = kv.Value.String()
 	}
 	return m
 }
