@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -138,15 +140,47 @@ func TestTracingRejectsBadSettings(t *testing.T) {
 	}
 }
 
-func TestTracingGRPCBuilds(t *testing.T) {
+// trGRPCReceiver is a local OTLP/gRPC receiver keeping the span names.
+type trGRPCReceiver struct {
+	collectortrace.UnimplementedTraceServiceServer
+	mu    sync.Mutex
+	spans []string
+}
+
+func (r *trGRPCReceiver) Export(_ context.Context, req *collectortrace.ExportTraceServiceRequest) (*collectortrace.ExportTraceServiceResponse, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rs := range req.GetResourceSpans() {
+		for _, ss := range rs.GetScopeSpans() {
+			for _, s := range ss.GetSpans() {
+				r.spans = append(r.spans, s.GetName())
+			}
+		}
+	}
+	return &collectortrace.ExportTraceServiceResponse{}, nil
+}
+
+func TestTracingExportsOverOTLPGRPC(t *testing.T) {
 	t.Parallel()
-	// The gRPC exporter connects lazily: building it needs no collector.
-	tr, err := NewTracing(t.Context(), TracingOptions{Endpoint: "http://127.0.0.1:1", Protocol: "grpc"})
+	lc := net.ListenConfig{}
+	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	require.True(t, tr.Enabled())
-	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	rec := &trGRPCReceiver{}
+	srv := grpc.NewServer()
+	collectortrace.RegisterTraceServiceServer(srv, rec)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(srv.Stop)
+
+	tr, err := NewTracing(t.Context(), TracingOptions{Endpoint: "http://" + ln.Addr().String(), Protocol: "grpc", Sampler: "parentbased_traceidratio", SamplerArg: "1"})
+	require.NoError(t, err)
+	_, span := tr.Tracer("test").Start(t.Context(), "over grpc")
+	span.End()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	_ = tr.Shutdown(ctx) // nothing batched; may report the unreachable collector
+	require.NoError(t, tr.Shutdown(ctx))
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	assert.Equal(t, []string{"over grpc"}, rec.spans)
 }
 
 func TestTracingWithRecorder(t *testing.T) {
