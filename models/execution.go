@@ -37,6 +37,9 @@ type Execution struct {
 	CancelRequestedAt *time.Time      `bun:"cancel_requested_at"`
 	WorkerID          *string         `bun:"worker_id"`
 	RetryAt           *time.Time      `bun:"retry_at"`
+	// TraceID is the OpenTelemetry trace (32 hex digits) of the request
+	// that queued the execution; "" when tracing was off.
+	TraceID string `bun:"trace_id,nullzero"`
 
 	// VersionNumber is the number of VersionID, set when the execution is
 	// requested (not stored: the version row has it).

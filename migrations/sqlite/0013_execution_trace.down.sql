@@ -1,0 +1,1 @@
+ALTER TABLE bot_executions DROP COLUMN trace_id;
