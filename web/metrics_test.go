@@ -27,7 +27,7 @@ func metricsApp(t *testing.T, token string) (*fiber.App, *telemetry.Metrics) {
 	return app, m
 }
 
-func do(t *testing.T, app *fiber.App, method, path, auth string) *http.Response {
+func doRequest(t *testing.T, app *fiber.App, method, path, auth string) *http.Response {
 	t.Helper()
 	req := httptest.NewRequest(method, path, nil)
 	if auth != "" {
@@ -45,7 +45,7 @@ func TestRequestsAreCountedByRoutePattern(t *testing.T) {
 		{"GET", "/"}, {"GET", "/bots/0b6f6d9e-1111-4bbb-8ccc-000000000001"}, {"GET", "/bots/another-raw-id"},
 		{"POST", "/bots/7/run"}, {"GET", "/boom"}, {"GET", "/no/such/page"}, {"GET", "/bots/7/no-such-tab"},
 	} {
-		_ = do(t, app, r.method, r.path, "")
+		_ = doRequest(t, app, r.method, r.path, "")
 	}
 	s := testutil.ScrapeHandler(t, m.Handler())
 	for _, c := range []struct {
@@ -79,12 +79,12 @@ func TestMetricsOnTheMainPortNeedTheToken(t *testing.T) {
 	const token = "s3cret-metrics-token-0123"
 	app, _ := metricsApp(t, token)
 	for _, auth := range []string{"", "Bearer wrong-token-of-some-length", "Basic " + token, token} {
-		res := do(t, app, "GET", "/metrics", auth)
+		res := doRequest(t, app, "GET", "/metrics", auth)
 		require.Equal(t, http.StatusUnauthorized, res.StatusCode, "auth %q", auth)
 		body, _ := io.ReadAll(res.Body)
 		require.NotContains(t, string(body), "codex32_", "auth %q", auth)
 	}
-	res := do(t, app, "GET", "/metrics", "Bearer "+token)
+	res := doRequest(t, app, "GET", "/metrics", "Bearer "+token)
 	require.Equal(t, http.StatusOK, res.StatusCode)
 	body, _ := io.ReadAll(res.Body)
 	s := testutil.ParseMetrics(t, bytes.NewReader(body))
@@ -92,7 +92,7 @@ func TestMetricsOnTheMainPortNeedTheToken(t *testing.T) {
 	require.NotContains(t, string(body), token, "the token is never exposed")
 
 	off, _ := metricsApp(t, "")
-	require.Equal(t, http.StatusNotFound, do(t, off, "GET", "/metrics", "Bearer "+token).StatusCode, "no token set: not served on the main port")
+	require.Equal(t, http.StatusNotFound, doRequest(t, off, "GET", "/metrics", "Bearer "+token).StatusCode, "no token set: not served on the main port")
 }
 
 func TestNilMetricsRecordNothing(t *testing.T) {

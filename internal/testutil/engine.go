@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codex32/codex32/internal/telemetry"
 	"github.com/codex32/codex32/models"
 	"github.com/codex32/codex32/runner"
 )
@@ -26,9 +27,14 @@ func SandboxMain() {
 // SandboxMain), closed when t ends.
 func ScriptPool(tb testing.TB, size int) *runner.ScriptPool {
 	tb.Helper()
+	return scriptPool(tb, size, nil)
+}
+
+func scriptPool(tb testing.TB, size int, m *telemetry.Metrics) *runner.ScriptPool {
+	tb.Helper()
 	p, err := runner.NewScriptPool(runner.ScriptPoolConfig{
 		Size: size, MemoryLimitBytes: 256 << 20, Command: []string{os.Args[0]},
-		Env: []string{sandboxChildEnv + "=1"}, Logger: Logger(tb),
+		Env: []string{sandboxChildEnv + "=1"}, Logger: Logger(tb), Metrics: m,
 	})
 	if err != nil {
 		tb.Fatalf("testutil: script pool: %v", err)
@@ -64,7 +70,7 @@ func NewEngine(tb testing.TB, db *models.DB, box *models.SecretBox, o EngineOpti
 		LiveLog: o.LiveLog, Metrics: o.Metrics,
 	}
 	if o.Workers > 0 && o.Run == nil {
-		cfg.Scripts = ScriptPool(tb, max(o.ScriptProcesses, 2))
+		cfg.Scripts = scriptPool(tb, max(o.ScriptProcesses, 2), o.Metrics)
 	}
 	e, err := runner.NewEngine(cfg)
 	if err != nil {
