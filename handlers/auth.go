@@ -97,6 +97,7 @@ func (h *handler) createLogin(c *fiber.Ctx) error {
 		return web.Render(c, status, views.Login(h.page(c, "Sign in", "login"), d))
 	}
 	attempt := &models.LoginAttempt{Email: email, IP: web.RequestIP(c), UserAgent: c.Get(fiber.HeaderUserAgent)}
+	defer h.countLogin("password", attempt)
 
 	// The attempt is stored as pending before anything else, so parallel
 	// guesses count against each other at once; then the window is checked

@@ -21,7 +21,7 @@ func (h *handler) routes(app *fiber.App) {
 	app.Get("/api/docs", h.Sessions.Middleware(h.ClientIP), web.LoadUser(h.DB), h.showAPIDocs)
 	app.Get("/api/v1/openapi.json", h.showOpenAPI)
 	// Per-key rate limit after authentication; Idempotency-Key on creates.
-	api := app.Group("/api", h.apiAuth, web.RateLimit(h.RateLimiter, web.APIKeyID))
+	api := app.Group("/api", h.apiAuth, h.countRateLimited, web.RateLimit(h.RateLimiter, web.APIKeyID))
 	read, write, execute := models.ScopeRead, models.ScopeWrite, models.ScopeExecute
 	api.Get("/v1/me", h.apiRequire(read, models.PermUseAPI), h.showAPIMe)
 	api.Get("/v1/bots", h.apiRequire(read, models.PermBotsRead), h.listAPIBots)
@@ -48,7 +48,7 @@ func (h *handler) routes(app *fiber.App) {
 	// Inbound webhooks, for machines: no session, no CSRF — the token in
 	// the URL is the credential. Anything else under /hooks/ is answered
 	// here too, so it never reaches the page middleware below.
-	app.Post("/hooks/:token", h.receiveWebhook)
+	app.Post("/hooks/:token", h.countWebhook, h.receiveWebhook)
 	app.Use("/hooks", h.hookOther)
 
 	// Pages: session, user, CSRF, first-run redirect.

@@ -63,6 +63,7 @@ func (h *handler) finishSSO(c *fiber.Ctx) error {
 	rs.Delete(keyPendingSSO) // one attempt per redirect, success or not
 	ctx := c.UserContext()
 	attempt := &models.LoginAttempt{Method: p.key, IP: web.RequestIP(c), UserAgent: c.Get(fiber.HeaderUserAgent)}
+	defer h.countLogin(p.key, attempt)
 
 	if e := c.Query("error"); e != "" && pend != nil && subtle.ConstantTimeCompare([]byte(c.Query("state")), []byte(pend.State)) == 1 {
 		attempt.Reason = models.ReasonRejected

@@ -157,7 +157,9 @@ func (e *Engine) RunDueSchedules(ctx context.Context, at time.Time) (int, error)
 // inactive…) consumes the tick and leaves the reason on the schedule.
 func (e *Engine) runSchedule(ctx context.Context, id uuid.UUID, at time.Time) (bool, error) {
 	queued := false
+	ticked, missed := false, 0
 	err := e.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		queued, ticked, missed = false, false, 0
 		s, err := models.LockDueSchedule(ctx, tx, id, at)
 		if errors.Is(err, models.ErrNotFound) {
 			return nil // another worker got there first, or it was disabled
@@ -179,6 +181,12 @@ func (e *Engine) runSchedule(ctx context.Context, id uuid.UUID, at time.Time) (b
 			return models.FinishScheduleTick(ctx, tx, s, o)
 		}
 		o.Next = c.Next(at)
+		ticked = true
+		// Ticks missed while nothing ran them (downtime): one run stands
+		// for them all; the others are counted as missed.
+		for t := c.Next(tick); t.Before(at) && !t.IsZero() && missed < maxCountedMisses; t = c.Next(t) {
+			missed++
+		}
 		actor := models.SystemActor("schedule " + s.ID.String())
 		ex, err := e.RequestTx(ctx, tx, actor, RunRequest{BotID: s.BotID, Input: s.Input, Trigger: models.TriggerSchedule})
 		var se *models.StateError
@@ -198,5 +206,15 @@ func (e *Engine) runSchedule(ctx context.Context, id uuid.UUID, at time.Time) (b
 	if err != nil {
 		return false, err
 	}
+	if ticked {
+		if queued {
+			e.cfg.Metrics.ScheduleTicks(1, missed)
+		} else {
+			e.cfg.Metrics.ScheduleTicks(0, missed+1) // the bot could not run
+		}
+	}
 	return queued, nil
 }
+
+// maxCountedMisses bounds the count of ticks missed during one downtime.
+const maxCountedMisses = 10000

@@ -13,6 +13,12 @@ import (
 
 // classify maps an error to an HTTP status and a message that is safe to
 // show. This is the one place where sentinel errors become statuses.
+// StatusOf is the status the error handler answers err with.
+func StatusOf(err error) int {
+	status, _ := classify(err)
+	return status
+}
+
 func classify(err error) (int, string) {
 	var pe *Problem
 	var fe *fiber.Error

@@ -26,6 +26,7 @@ func buildMetrics(cfg *config.Config, db *models.DB) *telemetry.Metrics {
 		BotLabels: cfg.MetricsBotLabels, BotLabelsMax: cfg.MetricsBotLabelsMax,
 	})
 	m.WatchDB(models.Readings{DB: db}, cfg.WorkerLostAfter)
+	db.CountAuditRows(m)
 	return m
 }
 

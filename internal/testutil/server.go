@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/codex32/codex32/handlers"
+	"github.com/codex32/codex32/internal/telemetry"
 	"github.com/codex32/codex32/migrations"
 	"github.com/codex32/codex32/models"
 	"github.com/codex32/codex32/runner"
@@ -28,12 +29,16 @@ type App struct {
 	Engine   *runner.Engine
 	// RateLimiter is Deps.RateLimiter (nil when WithAPIRateLimit(0, …)).
 	RateLimiter *web.RateLimiter
+	// Metrics is Deps.Metrics (nil unless WithMetrics).
+	Metrics *telemetry.Metrics
 }
 
 // AppOption changes how NewApp builds the app.
 type AppOption func(*appOptions)
 
 type appOptions struct {
+	metrics       bool
+	metricsToken  string
 	freshInstance bool
 	sso           *handlers.SSOConfig
 	secure        bool
@@ -45,6 +50,12 @@ type appOptions struct {
 	apiCache      time.Duration
 	baseURL       string
 	dbProxy       *TCPProxy
+}
+
+// WithMetrics records the app's metrics (as serve does), served at
+// /metrics to the bearer of token.
+func WithMetrics(token string) AppOption {
+	return func(o *appOptions) { o.metrics, o.metricsToken = true, token }
 }
 
 // WithBaseURL sets the public base URL (CODEX32_BASE_URL → Deps.BaseURL);
@@ -108,6 +119,12 @@ func NewApp(tb testing.TB, opts ...AppOption) *App {
 			tb.Fatalf("testutil: mark setup done: %v", err)
 		}
 	}
+	var metrics *telemetry.Metrics
+	if o.metrics {
+		metrics = telemetry.NewMetrics(telemetry.MetricsOptions{Version: "test"})
+		metrics.WatchDB(models.Readings{DB: db}, 30*time.Second)
+		db.CountAuditRows(metrics)
+	}
 	clock := NewClock()
 	log := Logger(tb)
 	store, err := web.NewSessionStore(web.SessionConfig{
@@ -126,14 +143,14 @@ func NewApp(tb testing.TB, opts ...AppOption) *App {
 	if err != nil {
 		tb.Fatalf("testutil: secrets: %v", err)
 	}
-	eng := NewEngine(tb, db, box, EngineOptions{Workers: o.workers, ErrorAfterFailures: 5})
+	eng := NewEngine(tb, db, box, EngineOptions{Workers: o.workers, ErrorAfterFailures: 5, Metrics: metrics})
 	limiter := web.NewRateLimiter(o.rateN, o.ratePeriod, clock.Now)
 	app := handlers.NewApp(handlers.Deps{
 		DB: db, Log: log, Version: "test", Schema: m, Sessions: store, ClientIP: web.ClientIP(o.proxies),
 		Secure: o.secure, APIKeyMaxDays: 365, SSO: sso, Secrets: box, Now: clock.Now, Engine: eng, RateLimiter: limiter,
-		APICacheTTL: o.apiCache, BaseURL: o.baseURL,
+		APICacheTTL: o.apiCache, BaseURL: o.baseURL, Metrics: metrics, MetricsToken: o.metricsToken,
 	})
-	return &App{Fiber: app, DB: db, Migrator: m, Sessions: store, Clock: clock, Secrets: box, Engine: eng, RateLimiter: limiter}
+	return &App{Fiber: app, DB: db, Migrator: m, Sessions: store, Clock: clock, Secrets: box, Engine: eng, RateLimiter: limiter, Metrics: metrics}
 }
 
 // Do sends a request through the app in memory (no network) and returns the response.
