@@ -102,6 +102,14 @@ func NewMetrics(o MetricsOptions) *Metrics {
 	m.auditRows = f.counter("codex32_audit_rows_total", "Audit log rows written by this process.")
 	m.sandboxRestarts = f.counterVec("codex32_sandbox_restarts_total", "Script sandbox processes replaced, by reason (memory, timeout, crash, cancel).", "reason")
 	m.scrapeErrors = f.counterVec("codex32_scrape_errors_total", "Scrape-time readings that failed or timed out, by source.", "source")
+	// Series that alerts watch with increase() exist from the start, at 0:
+	// an increase from "absent" is never seen.
+	for _, s := range []string{"executions", "queue", "workers"} {
+		m.scrapeErrors.WithLabelValues(s)
+	}
+	for _, r := range []string{"memory", "timeout", "crash", "cancel"} {
+		m.sandboxRestarts.WithLabelValues(r)
+	}
 	return m
 }
 
