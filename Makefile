@@ -6,7 +6,7 @@ GO ?= go
 GOTESTFLAGS ?= -race -count=1 -timeout 15m
 PKGS ?= ./...
 
-.PHONY: run build test test-race test-sqlite test-postgres generate css lint bench bench-sqlite bench-postgres perf-pages perf-engine perf-api
+.PHONY: check-observability run build test test-race test-sqlite test-postgres generate css lint bench bench-sqlite bench-postgres perf-pages perf-engine perf-api
 
 run:
 	$(GO) run ./cmd/codex32
@@ -23,6 +23,11 @@ generate:
 
 css:
 	npm run --silent build:css
+
+# The shipped Prometheus config, alert rules (with their unit tests) and
+# Grafana dashboard; needs promtool (see .ci/run for the pinned version).
+check-observability:
+	bash deploy/observability/check.sh
 
 lint:
 	gofmt -l $$(git ls-files '*.go') | (! grep .) || (echo "gofmt: the files above need formatting"; exit 1)

@@ -26,10 +26,11 @@ func scrapeApp(t *testing.T, a *testutil.App) testutil.Scrape {
 	return testutil.ParseMetrics(t, res.Body)
 }
 
-func metricValue(t *testing.T, s testutil.Scrape, name string, labels map[string]string) float64 {
+// metricValue is a counter's or gauge's value; these count whole things.
+func metricValue(t *testing.T, s testutil.Scrape, name string, labels map[string]string) int {
 	t.Helper()
 	v, _ := s.Value(name, labels)
-	return v
+	return int(v)
 }
 
 // TestMetricsAfterRealWork signs in, runs the API, calls webhooks and
@@ -72,20 +73,20 @@ func TestMetricsAfterRealWork(t *testing.T) {
 	}
 
 	s := scrapeApp(t, a)
-	require.Equal(t, 1.0, metricValue(t, s, "codex32_logins_total", map[string]string{"method": "password", "result": "ok"}))
-	require.Equal(t, 1.0, metricValue(t, s, "codex32_logins_total", map[string]string{"method": "password", "result": "failed"}))
-	require.Equal(t, 1.0, metricValue(t, s, "codex32_webhook_calls_total", map[string]string{"result": "accepted"}))
-	require.Equal(t, 1.0, metricValue(t, s, "codex32_webhook_calls_total", map[string]string{"result": "bad_signature"}))
-	require.Equal(t, 1.0, metricValue(t, s, "codex32_webhook_calls_total", map[string]string{"result": "not_found"}))
-	require.Equal(t, 1.0, metricValue(t, s, "codex32_api_rate_limited_total", nil))
-	require.Equal(t, 1.0, metricValue(t, s, "codex32_http_requests_total", map[string]string{"route": "/bots/:id", "method": "GET", "code": "2xx"}))
-	require.Equal(t, 3.0, metricValue(t, s, "codex32_http_requests_total", map[string]string{"route": "/api/v1/bots", "method": "GET", "code": "2xx"}))
-	require.Equal(t, 2.0, metricValue(t, s, "codex32_http_requests_total", map[string]string{"route": "/hooks/:token", "code": "4xx"}))
-	require.Equal(t, 1.0, metricValue(t, s, "codex32_executions_requested_total", map[string]string{"trigger": "webhook"}))
-	require.Equal(t, 1.0, metricValue(t, s, "codex32_executions_queued", nil), "the webhook's execution waits (no workers)")
+	require.Equal(t, 1, metricValue(t, s, "codex32_logins_total", map[string]string{"method": "password", "result": "ok"}))
+	require.Equal(t, 1, metricValue(t, s, "codex32_logins_total", map[string]string{"method": "password", "result": "failed"}))
+	require.Equal(t, 1, metricValue(t, s, "codex32_webhook_calls_total", map[string]string{"result": "accepted"}))
+	require.Equal(t, 1, metricValue(t, s, "codex32_webhook_calls_total", map[string]string{"result": "bad_signature"}))
+	require.Equal(t, 1, metricValue(t, s, "codex32_webhook_calls_total", map[string]string{"result": "not_found"}))
+	require.Equal(t, 1, metricValue(t, s, "codex32_api_rate_limited_total", nil))
+	require.Equal(t, 1, metricValue(t, s, "codex32_http_requests_total", map[string]string{"route": "/bots/:id", "method": "GET", "code": "2xx"}))
+	require.Equal(t, 3, metricValue(t, s, "codex32_http_requests_total", map[string]string{"route": "/api/v1/bots", "method": "GET", "code": "2xx"}))
+	require.Equal(t, 2, metricValue(t, s, "codex32_http_requests_total", map[string]string{"route": "/hooks/:token", "code": "4xx"}))
+	require.Equal(t, 1, metricValue(t, s, "codex32_executions_requested_total", map[string]string{"trigger": "webhook"}))
+	require.Equal(t, 1, metricValue(t, s, "codex32_executions_queued", nil), "the webhook's execution waits (no workers)")
 	written := countRows(t, a, "audit_logs", "") - auditBefore
 	require.Positive(t, written)
-	require.Equal(t, float64(written), metricValue(t, s, "codex32_audit_rows_total", nil), "audit rows: metrics and table agree")
+	require.Equal(t, written, metricValue(t, s, "codex32_audit_rows_total", nil), "audit rows: metrics and table agree")
 
 	// Nothing identifying or secret is exposed.
 	text := s.Text()

@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,7 +22,9 @@ func TestMetricsListenerServesOnlyMetrics(t *testing.T) {
 	require.NoError(t, err)
 	client := &http.Client{Timeout: 10 * time.Second}
 	get := func(path string) (int, string) {
-		res, err := client.Get("http://" + addr + path)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+		require.NoError(t, err)
+		res, err := client.Do(req)
 		require.NoError(t, err)
 		defer func() { _ = res.Body.Close() }()
 		b, _ := io.ReadAll(res.Body)
@@ -36,7 +37,7 @@ func TestMetricsListenerServesOnlyMetrics(t *testing.T) {
 	for _, p := range []string{"/", "/debug/pprof/", "/bots", "/metrics/x"} {
 		code, body := get(p)
 		require.Equal(t, http.StatusNotFound, code, p)
-		require.False(t, strings.Contains(body, "codex32_"), p)
+		require.NotContains(t, body, "codex32_", p)
 	}
 	off, err := startMetrics(ctx, "", m, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)

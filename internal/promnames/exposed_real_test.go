@@ -41,7 +41,7 @@ func realScrape(t *testing.T) map[string]string {
 	_, err := db.Bun.ExecContext(context.Background(), "SELECT 1")
 	require.NoError(t, err)
 	rec := httptest.NewRecorder()
-	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	m.Handler().ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/metrics", nil))
 	require.Equal(t, http.StatusOK, rec.Code)
 	exposed, err := Exposed(rec.Body)
 	require.NoError(t, err)

@@ -31,7 +31,7 @@ func ParseMetrics(tb testing.TB, r io.Reader) Scrape {
 func ScrapeHandler(tb testing.TB, h http.Handler) Scrape {
 	tb.Helper()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	h.ServeHTTP(rec, httptest.NewRequestWithContext(tb.Context(), http.MethodGet, "/metrics", nil))
 	if rec.Code != http.StatusOK {
 		tb.Fatalf("testutil: /metrics answered %d: %s", rec.Code, rec.Body)
 	}
@@ -107,4 +107,11 @@ func (s Scrape) Text() string {
 		}
 	}
 	return b.String()
+}
+
+// Count is Value for series that count whole things (counters, gauges of
+// items, histogram observations).
+func (s Scrape) Count(name string, want map[string]string) int {
+	v, _ := s.Value(name, want)
+	return int(v)
 }
