@@ -63,6 +63,10 @@ type Deps struct {
 	// when set, serves them at /metrics to its bearer.
 	Metrics      *telemetry.Metrics
 	MetricsToken string
+	// Tracing makes spans of requests (nil: none); TrustTrace: see
+	// web.TrustTraceparent.
+	Tracing    *telemetry.Tracing
+	TrustTrace func(*fiber.Ctx) bool
 }
 
 // Schema is what the handlers need to know about the database schema.
@@ -88,7 +92,8 @@ func NewApp(d Deps) *fiber.App {
 		d.APIKeyMaxDays = 365
 	}
 	d.BaseURL = strings.TrimSuffix(d.BaseURL, "/")
-	app := web.New(web.Options{Logger: d.Log, Version: d.Version, Secure: d.Secure, ClientIP: d.ClientIP, Metrics: d.Metrics, MetricsToken: d.MetricsToken})
+	app := web.New(web.Options{Logger: d.Log, Version: d.Version, Secure: d.Secure, ClientIP: d.ClientIP, Metrics: d.Metrics, MetricsToken: d.MetricsToken,
+		Tracing: d.Tracing, TrustTrace: d.TrustTrace})
 	h := newHandler(d)
 	app.Use(h.cache.invalidateListsAfterWrites)
 	h.routes(app)

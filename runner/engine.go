@@ -53,6 +53,9 @@ type EngineConfig struct {
 	LiveLog func(meta RunMeta, line string)
 	// Metrics counts executions, outbound calls and tokens (nil: none).
 	Metrics *telemetry.Metrics
+	// Tracing makes spans of the work, the outbound calls, and carries the
+	// requester's trace to the worker (nil or disabled: none).
+	Tracing *telemetry.Tracing
 	// Run replaces the bot kinds (tests only).
 	Run RunFunc
 }
@@ -125,6 +128,9 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	// only has to stay out of the way of the longest one.
 	cfg.Outbound.Timeout = max(cfg.Outbound.Timeout, MaxHTTPTimeout+5*time.Second)
 	e := &Engine{cfg: cfg, db: cfg.DB.Bun, log: cfg.Log, client: NewOutboundClient(cfg.Outbound)}
+	if t := e.tracing(); t != nil {
+		e.client.Transport = TracedTransport(e.client.Transport, t.Provider(), t.Propagator(), true)
+	}
 	e.draining, e.stopDrain = context.WithCancel(context.Background())
 	q, err := newQueue(cfg.DB, cfg.Workers, e, cfg.Log, e.maxRunTime())
 	if err != nil {
@@ -238,7 +244,7 @@ var ErrIdempotencyKeyTaken = errors.New("runner: Idempotency-Key already recorde
 // Concurrent requests share transactions (see flushRequests): under load
 // many executions are queued per commit, and an idle engine adds no wait.
 func (e *Engine) Request(ctx context.Context, actor models.Actor, r RunRequest) (*models.Execution, error) {
-	res, err := e.requests.Do(ctx, requestItem{actor: actor, r: r})
+	res, err := e.requests.Do(ctx, requestItem{actor: actor, r: r, trace: e.traceCarrier(ctx), traceID: telemetry.TraceID(ctx)})
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +271,7 @@ func (e *Engine) requestTx(ctx context.Context, tx bun.Tx, actor models.Actor, r
 		return nil, "", err
 	}
 	v := rb.v
-	ex := &models.Execution{ID: models.NewID(), Input: r.Input, Trigger: r.Trigger, MaxAttempts: rb.cfg.Retry().MaxAttempts, BotName: rb.b.Name}
+	ex := &models.Execution{ID: models.NewID(), Input: r.Input, Trigger: r.Trigger, MaxAttempts: rb.cfg.Retry().MaxAttempts, BotName: rb.b.Name, TraceID: telemetry.TraceID(ctx)}
 	if r.Claim != nil {
 		if err := models.PrepareRequestedExecutions([]models.RequestedExecution{{Actor: actor, Version: v, Execution: ex}}); err != nil {
 			return nil, "", err

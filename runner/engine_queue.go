@@ -25,6 +25,10 @@ import (
 type ExecuteArgs struct {
 	ExecutionID uuid.UUID `json:"execution_id"`
 	Attempt     int       `json:"attempt"`
+	// Trace is the W3C trace context of what queued the attempt (the
+	// request, or the attempt before a retry): the worker's spans join
+	// that trace, in whatever process it runs. Absent when tracing is off.
+	Trace map[string]string `json:"trace,omitempty"`
 }
 
 // Kind implements river.JobArgs.
@@ -40,6 +44,8 @@ type queue struct {
 	stop          func(ctx context.Context) error
 	stopAndCancel func(ctx context.Context) error
 	working       bool
+	// carrier is the trace context a job carries (nil when tracing is off).
+	carrier func(ctx context.Context) map[string]string
 }
 
 type executeWorker struct {
@@ -67,6 +73,9 @@ func newQueue(db *models.DB, workers int, e *Engine, log *slog.Logger, maxRun ti
 		// executions a dead one was holding (models.StrandedExecutions).
 		cfg.ID = e.cfg.WorkerID
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: workers}}
+		if t := e.tracing(); t != nil {
+			cfg.Middleware = append(cfg.Middleware, NewTraceWorkMiddleware(t.Provider(), t.Propagator(), nil))
+		}
 		addScheduleTick(cfg, ws, e)
 		cfg.JobTimeout = jobTimeout
 		// An attempt's timeout is always shorter than the rescue window,
@@ -83,7 +92,7 @@ func newQueue(db *models.DB, workers int, e *Engine, log *slog.Logger, maxRun ti
 	base := func() *river.Config {
 		return &river.Config{Logger: riverLog, FetchCooldown: 2 * time.Millisecond, MaxAttempts: 5}
 	}
-	q := &queue{working: workers > 0}
+	q := &queue{working: workers > 0, carrier: e.traceCarrier}
 	noop := func(context.Context) error { return nil }
 	q.start, q.stop, q.stopAndCancel = noop, noop, noop
 
@@ -163,7 +172,7 @@ func (q *queue) enqueue(ctx context.Context, tx bun.Tx, id uuid.UUID, attempt in
 	if at.After(time.Now()) {
 		opts.ScheduledAt = at
 	}
-	jobID, err := q.insert(ctx, tx.Tx, ExecuteArgs{ExecutionID: id, Attempt: attempt}, opts)
+	jobID, err := q.insert(ctx, tx.Tx, ExecuteArgs{ExecutionID: id, Attempt: attempt, Trace: q.carrier(ctx)}, opts)
 	if err != nil {
 		return 0, fmt.Errorf("runner: enqueue %s: %w", id, err)
 	}

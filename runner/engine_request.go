@@ -17,6 +17,10 @@ const requestBatch = 128
 type requestItem struct {
 	actor models.Actor
 	r     RunRequest
+	// trace and traceID are the requester's trace context (batched
+	// requests share a transaction, not a context).
+	trace   map[string]string
+	traceID string
 }
 
 type requestResult struct {
@@ -76,7 +80,7 @@ func (e *Engine) flushRequests(ctx context.Context, items []requestItem) ([]requ
 		for k, i := range ok {
 			it := items[i]
 			rb := bots[it.r.BotID]
-			ex := &models.Execution{ID: models.NewID(), Input: it.r.Input, Trigger: it.r.Trigger, MaxAttempts: rb.cfg.Retry().MaxAttempts, BotName: rb.b.Name}
+			ex := &models.Execution{ID: models.NewID(), Input: it.r.Input, Trigger: it.r.Trigger, MaxAttempts: rb.cfg.Retry().MaxAttempts, BotName: rb.b.Name, TraceID: it.traceID}
 			rs[k] = models.RequestedExecution{Actor: it.actor, Version: rb.v, Execution: ex}
 		}
 		ok := ok
@@ -123,7 +127,7 @@ func (e *Engine) flushRequests(ctx context.Context, items []requestItem) ([]requ
 		}
 		args := make([]ExecuteArgs, len(ok))
 		for k := range ok {
-			args[k] = ExecuteArgs{ExecutionID: rs[k].Execution.ID, Attempt: 1}
+			args[k] = ExecuteArgs{ExecutionID: rs[k].Execution.ID, Attempt: 1, Trace: items[ok[k]].trace}
 		}
 		jobIDs, err := e.queue.insertMany(ctx, tx.Tx, args)
 		if err != nil {

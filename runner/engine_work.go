@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/codex32/codex32/internal/batch"
+	"github.com/codex32/codex32/internal/telemetry"
 	"github.com/codex32/codex32/models"
 )
 
@@ -79,6 +80,7 @@ func (e *Engine) work(ctx context.Context, args ExecuteArgs) error {
 	if ex == nil {
 		return nil // cancelled, finished, or a duplicate job
 	}
+	ctx = telemetry.WithExecution(ctx, ex.ID.String(), ex.BotID.String()) // its log lines say which
 	started := time.Now()
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

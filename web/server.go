@@ -28,6 +28,10 @@ type Options struct {
 	// MetricsToken, when set, also serves Metrics at /metrics on this app
 	// to callers sending it as a bearer token.
 	MetricsToken string
+	// Tracing makes a span of every request (nil or disabled: none);
+	// TrustTrace says whose traceparent header continues their trace.
+	Tracing    *telemetry.Tracing
+	TrustTrace func(*fiber.Ctx) bool
 }
 
 // New returns a Fiber app with, in order: request id, client address,
@@ -52,6 +56,10 @@ func New(opts Options) *fiber.App {
 	})
 	rememberRefusedPaths(app)
 	app.Use(requestid.New())
+	app.Use(logRequestID)
+	if t := opts.Tracing; t != nil && t.Enabled() {
+		app.Use(Tracing(t.Provider(), t.Propagator(), opts.TrustTrace))
+	}
 	if opts.Metrics != nil {
 		app.Use(CountRequests(app, opts.Metrics))
 		if opts.MetricsToken != "" {
@@ -70,6 +78,15 @@ func New(opts Options) *fiber.App {
 	app.Use(RefuseNUL())
 	app.Get("/static/*", serveStatic)
 	return app
+}
+
+// logRequestID puts the request id into the request's context, for the
+// log lines of everything the request does.
+func logRequestID(c *fiber.Ctx) error {
+	if id := requestID(c); id != "" {
+		c.SetUserContext(telemetry.WithRequestID(c.UserContext(), strings.Clone(id)))
+	}
+	return c.Next()
 }
 
 func requestID(c *fiber.Ctx) string {

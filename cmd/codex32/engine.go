@@ -24,7 +24,7 @@ type engine struct {
 
 // buildEngine wires the execution engine from the settings; workers 0
 // builds one that only enqueues (serve with CODEX32_WORKERS=0).
-func buildEngine(ctx context.Context, cfg *config.Config, db *models.DB, box *models.SecretBox, log *slog.Logger, workers int, metrics *telemetry.Metrics) (*engine, error) {
+func buildEngine(ctx context.Context, cfg *config.Config, db *models.DB, box *models.SecretBox, log *slog.Logger, workers int, metrics *telemetry.Metrics, tracing *telemetry.Tracing) (*engine, error) {
 	allow, hosts, err := runner.ParseAllowList(cfg.OutboundAllow)
 	if err != nil {
 		return nil, &config.Error{Setting: "CODEX32_OUTBOUND_ALLOW", Problem: err.Error()}
@@ -57,7 +57,7 @@ func buildEngine(ctx context.Context, cfg *config.Config, db *models.DB, box *mo
 		Outbound:         runner.OutboundPolicy{Allow: allow, AllowHosts: hosts},
 		ScriptMaxTimeout: cfg.ScriptMaxTimeout, ErrorAfterFailures: cfg.ErrorAfterFailures,
 		LostAfter: cfg.WorkerLostAfter, Retention: cfg.ExecutionRetention, KeepPerBot: cfg.ExecutionKeep,
-		SkipRiverReindex: !role.OwnsTables, Metrics: metrics,
+		SkipRiverReindex: !role.OwnsTables, Metrics: metrics, Tracing: tracing,
 	})
 	if err != nil {
 		if pool != nil {

@@ -68,3 +68,29 @@ func startMetrics(ctx context.Context, addr string, m *telemetry.Metrics, log *s
 	}()
 	return ln.Addr().String(), nil
 }
+
+// buildTracing makes the process's tracing from the OTEL_* settings (a
+// no-op without an endpoint) and, when on, traces the database queries.
+// db.Bun must not have been copied yet.
+func buildTracing(ctx context.Context, cfg *config.Config, db *models.DB) (*telemetry.Tracing, error) {
+	t, err := telemetry.NewTracing(ctx, telemetry.TracingOptions{
+		Endpoint: cfg.OTLPEndpoint, Protocol: cfg.OTLPProtocol, ServiceName: cfg.OTelServiceName,
+		Sampler: cfg.OTelSampler, SamplerArg: cfg.OTelSamplerArg, ResourceAttrs: cfg.OTelResource, Version: version(),
+	})
+	if err != nil {
+		return nil, &config.Error{Setting: "OTEL_EXPORTER_OTLP_ENDPOINT", Problem: err.Error()}
+	}
+	if t.Enabled() {
+		db.Trace(t.Provider())
+	}
+	return t, nil
+}
+
+// shutdownTracing sends the spans still buffered.
+func shutdownTracing(t *telemetry.Tracing, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := t.Shutdown(ctx); err != nil {
+		log.Warn("tracing: could not send the last spans", "err", err)
+	}
+}

@@ -74,15 +74,20 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan
 	if signer == nil {
 		log.Warn("audit checkpoints are not signed: set CODEX32_AUDIT_SIGNING_KEY (make one with codex32 audit keygen)")
 	}
+	tracing, err := buildTracing(ctx, cfg, db)
+	if err != nil {
+		return err
+	}
+	defer shutdownTracing(tracing, log)
 	metrics := buildMetrics(cfg, db)
-	eng, err := buildEngine(ctx, cfg, db, box, log, cfg.Workers, metrics)
+	eng, err := buildEngine(ctx, cfg, db, box, log, cfg.Workers, metrics, tracing)
 	if err != nil {
 		return err
 	}
 	defer eng.shutdown(ctx)
 	// contextcheck follows buildApp into the error handler it registers,
 	// which renders with the request's own context (c.UserContext()).
-	app, err := buildApp(cfg, db, m, log, box, eng.Engine, signer, metrics) //nolint:contextcheck // the handlers use their request's context
+	app, err := buildApp(cfg, db, m, log, box, eng.Engine, signer, metrics, tracing) //nolint:contextcheck // the handlers use their request's context
 	if err != nil {
 		return err
 	}
@@ -137,7 +142,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan
 }
 
 // buildApp wires the web application from the configuration.
-func buildApp(cfg *config.Config, db *models.DB, m *migrations.Migrator, log *slog.Logger, box *models.SecretBox, eng *runner.Engine, signer *models.AuditSigner, metrics *telemetry.Metrics) (*fiber.App, error) {
+func buildApp(cfg *config.Config, db *models.DB, m *migrations.Migrator, log *slog.Logger, box *models.SecretBox, eng *runner.Engine, signer *models.AuditSigner, metrics *telemetry.Metrics, tracing *telemetry.Tracing) (*fiber.App, error) {
 	keys, err := sessionKeys(cfg, log)
 	if err != nil {
 		return nil, err
@@ -159,6 +164,7 @@ func buildApp(cfg *config.Config, db *models.DB, m *migrations.Migrator, log *sl
 		RateLimiter: web.NewRateLimiter(cfg.APIRate.N, cfg.APIRate.Period, nil),
 		APICacheTTL: cfg.APICacheTTL, BaseURL: cfg.PublicBaseURL(), AuditKey: auditPublic(signer),
 		Metrics: metrics, MetricsToken: cfg.MetricsToken,
+		Tracing: tracing, TrustTrace: web.TrustTraceparent(cfg.TrustTraceparent, cfg.TrustedProxies),
 	}), nil
 }
 

@@ -39,8 +39,13 @@ func cmdWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	tracing, err := buildTracing(ctx, cfg, db)
+	if err != nil {
+		return err
+	}
+	defer shutdownTracing(tracing, log)
 	metrics := buildMetrics(cfg, db)
-	eng, err := buildEngine(ctx, cfg, db, box, log, workers, metrics)
+	eng, err := buildEngine(ctx, cfg, db, box, log, workers, metrics, tracing)
 	if err != nil {
 		return err
 	}

@@ -57,6 +57,8 @@ type EngineOptions struct {
 	LiveLog func(meta runner.RunMeta, line string)
 	// Metrics records the engine's (and its sandbox pool's) work.
 	Metrics *telemetry.Metrics
+	// Tracing: see runner.EngineConfig.Tracing.
+	Tracing *telemetry.Tracing
 }
 
 // NewEngine builds an execution engine on db; with Workers > 0 it starts
@@ -67,7 +69,7 @@ func NewEngine(tb testing.TB, db *models.DB, box *models.SecretBox, o EngineOpti
 	cfg := runner.EngineConfig{
 		DB: db, Log: Logger(tb), Secrets: box, Workers: o.Workers, ErrorAfterFailures: o.ErrorAfterFailures,
 		LostAfter: o.LostAfter, Outbound: o.Outbound, Run: o.Run, WorkerID: o.WorkerID,
-		LiveLog: o.LiveLog, Metrics: o.Metrics,
+		LiveLog: o.LiveLog, Metrics: o.Metrics, Tracing: o.Tracing,
 	}
 	if o.Workers > 0 && o.Run == nil {
 		cfg.Scripts = scriptPool(tb, max(o.ScriptProcesses, 2), o.Metrics)
