@@ -86,9 +86,10 @@ func buildTracing(ctx context.Context, cfg *config.Config, db *models.DB) (*tele
 	return t, nil
 }
 
-// shutdownTracing sends the spans still buffered.
-func shutdownTracing(t *telemetry.Tracing, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// shutdownTracing sends the spans still buffered, within 5 s of ctx's
+// values (ctx itself is usually over: the signal that stops the process).
+func shutdownTracing(ctx context.Context, t *telemetry.Tracing, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := t.Shutdown(ctx); err != nil {
 		log.Warn("tracing: could not send the last spans", "err", err)

@@ -78,7 +78,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan
 	if err != nil {
 		return err
 	}
-	defer shutdownTracing(tracing, log)
+	defer shutdownTracing(ctx, tracing, log)
 	metrics := buildMetrics(cfg, db)
 	eng, err := buildEngine(ctx, cfg, db, box, log, cfg.Workers, metrics, tracing)
 	if err != nil {

@@ -43,7 +43,7 @@ func cmdWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	defer shutdownTracing(tracing, log)
+	defer shutdownTracing(ctx, tracing, log)
 	metrics := buildMetrics(cfg, db)
 	eng, err := buildEngine(ctx, cfg, db, box, log, workers, metrics, tracing)
 	if err != nil {
