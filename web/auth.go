@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
+	"github.com/codex32/codex32/internal/telemetry"
 	"github.com/codex32/codex32/models"
 )
 
@@ -45,6 +46,7 @@ func LoadUser(db *models.DB) fiber.Handler {
 			}
 		default:
 			c.Locals(localUser, u)
+			c.SetUserContext(telemetry.WithUserID(c.UserContext(), u.ID.String())) // its log lines say who
 		}
 		return c.Next()
 	}
@@ -60,6 +62,9 @@ func CurrentUser(c *fiber.Ctx) *models.User {
 func SetAPIKey(c *fiber.Ctx, k *models.APIKey, u *models.User) {
 	c.Locals(localAPIKey, k)
 	c.Locals(localUser, u)
+	if u != nil {
+		c.SetUserContext(telemetry.WithUserID(c.UserContext(), u.ID.String()))
+	}
 }
 
 // CurrentAPIKey is the API key that authenticated the request, or nil.
