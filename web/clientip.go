@@ -12,15 +12,7 @@ import (
 // trusted proxy, and then the rightmost address that is not itself a trusted
 // proxy is the client (addresses further left are whatever the client sent).
 func ClientIP(trusted []string) func(*fiber.Ctx) string {
-	var prefixes []netip.Prefix
-	for _, t := range trusted {
-		t = strings.TrimSpace(t)
-		if p, err := netip.ParsePrefix(t); err == nil {
-			prefixes = append(prefixes, p.Masked())
-		} else if a, err := netip.ParseAddr(t); err == nil {
-			prefixes = append(prefixes, netip.PrefixFrom(a, a.BitLen()))
-		}
-	}
+	prefixes := trustedPrefixes(trusted)
 	isTrusted := func(a netip.Addr) bool {
 		a = a.Unmap()
 		for _, p := range prefixes {
@@ -56,4 +48,19 @@ func ClientIP(trusted []string) func(*fiber.Ctx) string {
 		}
 		return remote.String()
 	}
+}
+
+// trustedPrefixes parses a list of IPs and CIDRs (CODEX32_TRUSTED_PROXIES,
+// validated by config); unparsable entries are skipped.
+func trustedPrefixes(list []string) []netip.Prefix {
+	var prefixes []netip.Prefix
+	for _, t := range list {
+		t = strings.TrimSpace(t)
+		if p, err := netip.ParsePrefix(t); err == nil {
+			prefixes = append(prefixes, p.Masked())
+		} else if a, err := netip.ParseAddr(t); err == nil {
+			prefixes = append(prefixes, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	return prefixes
 }

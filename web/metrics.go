@@ -3,7 +3,6 @@ package web
 import (
 	"crypto/subtle"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -12,14 +11,10 @@ import (
 	"github.com/codex32/codex32/internal/telemetry"
 )
 
-// unmatchedRoute is the route label of requests no route answered (404s
-// of unknown paths): raw paths never become labels.
-const unmatchedRoute = "unmatched"
-
 // CountRequests records every request in m by its route pattern (e.g.
-// /bots/:id), method and status class, with its duration.
-func CountRequests(app *fiber.App, m *telemetry.Metrics) fiber.Handler {
-	routes := routePatterns{app: app}
+// /bots/:id; "unmatched" when no route answered, see tracingRoute), method
+// and status class, with its duration.
+func CountRequests(m *telemetry.Metrics) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
 		err := c.Next()
@@ -28,7 +23,7 @@ func CountRequests(app *fiber.App, m *telemetry.Metrics) fiber.Handler {
 			status, _ = classify(err) // the error handler has not run yet
 		}
 		// c.Method() is Fiber's reused request memory: a label must own its bytes.
-		m.ObserveHTTP(routes.label(c), methodLabel(c.Method()), status, time.Since(start))
+		m.ObserveHTTP(tracingRoute(c, err), methodLabel(c.Method()), status, time.Since(start))
 		return err
 	}
 }
@@ -46,36 +41,6 @@ func methodLabel(m string) string {
 		return v
 	}
 	return "other"
-}
-
-// routePatterns tells endpoint routes from middleware: after a request
-// that no endpoint answered, c.Route() is the last middleware's route,
-// whose pattern ("/" for app.Use) must not be taken for an endpoint's.
-// Routes are told apart by their handler chain, which Fiber shares
-// between a route and the copies GetRoutes returns.
-type routePatterns struct {
-	app       *fiber.App
-	once      sync.Once
-	endpoints map[*fiber.Handler]struct{}
-}
-
-func (r *routePatterns) label(c *fiber.Ctx) string {
-	r.once.Do(func() { // every route is registered before the first request
-		r.endpoints = map[*fiber.Handler]struct{}{}
-		for _, rt := range r.app.GetRoutes(true) { // true: without app.Use's
-			if len(rt.Handlers) > 0 {
-				r.endpoints[&rt.Handlers[0]] = struct{}{}
-			}
-		}
-	})
-	rt := c.Route()
-	if len(rt.Handlers) == 0 {
-		return unmatchedRoute
-	}
-	if _, ok := r.endpoints[&rt.Handlers[0]]; !ok {
-		return unmatchedRoute
-	}
-	return rt.Path
 }
 
 // MetricsEndpoint serves m on the main port to callers presenting token

@@ -61,7 +61,7 @@ func New(opts Options) *fiber.App {
 		app.Use(Tracing(t.Provider(), t.Propagator(), opts.TrustTrace))
 	}
 	if opts.Metrics != nil {
-		app.Use(CountRequests(app, opts.Metrics))
+		app.Use(CountRequests(opts.Metrics))
 		if opts.MetricsToken != "" {
 			app.Get("/metrics", MetricsEndpoint(opts.Metrics, opts.MetricsToken))
 		}

@@ -12,15 +12,7 @@ import (
 // trusted proxy or loopback. Webhook calls (/hooks/…) are always trusted:
 // the sender's trace is the one their call belongs to.
 func TrustTraceparent(mode string, proxies []string) func(*fiber.Ctx) bool {
-	var prefixes []netip.Prefix
-	for _, t := range proxies {
-		t = strings.TrimSpace(t)
-		if p, err := netip.ParsePrefix(t); err == nil {
-			prefixes = append(prefixes, p.Masked())
-		} else if a, err := netip.ParseAddr(t); err == nil {
-			prefixes = append(prefixes, netip.PrefixFrom(a, a.BitLen()))
-		}
-	}
+	prefixes := trustedPrefixes(proxies)
 	return func(c *fiber.Ctx) bool {
 		if strings.HasPrefix(c.Path(), "/hooks/") || mode == "all" {
 			return true
